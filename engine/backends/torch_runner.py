@@ -1,0 +1,22 @@
+"""The PyTorch runner: the network in eager mode on the CPU (native op) or a CUDA device."""
+
+from __future__ import annotations
+
+import torch
+
+from fmsmi.engine.network import VFIFMSMI
+from fmsmi.engine.op import adaptive_sepconv
+
+
+class TorchRunner:
+    def __init__(self, network: VFIFMSMI, backend: str):
+        use_cuda = backend == "torch" and torch.cuda.is_available()
+        self.device = torch.device("cuda" if use_cuda else "cpu")
+        self.dtype = torch.float16 if use_cuda else torch.float32
+        self.network = network.to(self.device, self.dtype).eval()
+        self.network.set_sepconv(lambda img, v, h, d: adaptive_sepconv(img, v, h, d, backend="auto"))
+
+    @torch.inference_mode()
+    def __call__(self, frame0: torch.Tensor, frame1: torch.Tensor) -> torch.Tensor:
+        out = self.network(frame0.to(self.device, self.dtype), frame1.to(self.device, self.dtype))
+        return out.float()

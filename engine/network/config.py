@@ -1,0 +1,126 @@
+"""Typed, frozen configuration of the VFI_FMSMI network and the named configs.
+
+Levels count halvings of the resolution: level 0 is the input size, level k is 1/2^k.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fmsmi.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """One synthesis scale: per-pixel separable kernels of ``taps`` taps at ``level``."""
+
+    level: int
+    taps: int
+    dilation: int = 1
+
+    def reach(self) -> int:
+        """Largest displacement the kernel can express, in full-resolution pixels."""
+        return (self.taps - 1) // 2 * self.dilation * 2 ** self.level
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Architecture of VFI_FMSMI (DESIGN.md §1)."""
+
+    name: str
+    encoder_widths: tuple[int, ...]   # one width per encoder level, starting at first_level
+    first_level: int                  # the encoder's first conv block works at 1/2^first_level
+    stem_widths: tuple[int, ...]      # stride-2 convs from the input down to first_level (one per level)
+    decoder_last_level: int           # the decoder climbs back up to this level
+    convs_per_block: int
+    heads: tuple[HeadConfig, ...]
+    refine_widths: tuple[int, ...]    # GridNet rows, row k at level refine_first_level + k
+    refine_first_level: int
+    refine_columns: int               # columns in each half of the GridNet
+    refine_convs: int = 2             # convolutions per GridNet block
+    head_body: bool = True            # a conv+PReLU before each kernel head's output conv
+
+    def __post_init__(self) -> None:
+        if len(self.encoder_widths) < 2:
+            raise ConfigError(f"encoder_widths={self.encoder_widths}: expected at least 2 levels")
+        if len(self.stem_widths) != self.first_level:
+            raise ConfigError(f"stem_widths={self.stem_widths}: expected one width per level below "
+                              f"first_level={self.first_level}")
+        last = self.first_level + len(self.encoder_widths) - 1
+        if not self.first_level <= self.decoder_last_level < last:
+            raise ConfigError(f"decoder_last_level={self.decoder_last_level}: expected in "
+                              f"[{self.first_level}, {last - 1}]")
+        if not self.heads:
+            raise ConfigError("heads=(): expected at least one synthesis scale")
+        levels = [head.level for head in self.heads]
+        if len(set(levels)) != len(levels) or levels != sorted(levels):
+            raise ConfigError(f"head levels {levels}: expected distinct levels in increasing order")
+        for head in self.heads:
+            if head.taps < 1 or head.taps % 2 == 0:
+                raise ConfigError(f"heads[level={head.level}].taps={head.taps}: expected an odd number >= 1")
+            if head.dilation < 1:
+                raise ConfigError(f"heads[level={head.level}].dilation={head.dilation}: expected >= 1")
+            if head.level > last:
+                raise ConfigError(f"heads[level={head.level}]: expected a level <= deepest encoder level {last}")
+        if not self.refine_widths:
+            raise ConfigError("refine_widths=(): expected at least one GridNet row")
+        deepest_row = self.refine_first_level + len(self.refine_widths) - 1
+        if levels[0] > self.refine_first_level:
+            raise ConfigError(f"head levels {levels}: expected one at or above the first GridNet row "
+                              f"level {self.refine_first_level}")
+        if levels[-1] > deepest_row:
+            raise ConfigError(f"head level {levels[-1]}: expected <= the deepest GridNet row level {deepest_row}")
+
+    @property
+    def deepest_level(self) -> int:
+        return self.first_level + len(self.encoder_widths) - 1
+
+    @property
+    def multiple(self) -> int:
+        """Input height and width must be multiples of this (the engine pads outside)."""
+        deepest_row = self.refine_first_level + len(self.refine_widths) - 1
+        return 2 ** max(self.deepest_level, deepest_row)
+
+    def width_at(self, level: int) -> int:
+        return self.encoder_widths[level - self.first_level]
+
+
+CONFIGS: dict[str, NetworkConfig] = {
+    # The seed (GPU-sized): widths 32..512, F=51 at scales 1, 1/2, 1/4, GridNet 32/64/96.
+    "base": NetworkConfig(
+        name="base",
+        encoder_widths=(32, 64, 128, 256, 512),
+        first_level=0,
+        stem_widths=(),
+        decoder_last_level=1,
+        convs_per_block=3,
+        heads=(HeadConfig(0, 51), HeadConfig(1, 51), HeadConfig(2, 51)),
+        refine_widths=(32, 64, 96),
+        refine_first_level=0,
+        refine_columns=3,
+    ),
+    # Real time on a 2-core CPU: stride-2 convs take the input to 1/4 where the encoder
+    # starts; kernels for the full-resolution synthesis are predicted at 1/4 and upsampled;
+    # the GridNet works at 1/4 and 1/8; a 1/8 head with dilation reaches large motion.
+    "lite": NetworkConfig(
+        name="lite",
+        encoder_widths=(16, 32, 48, 64),
+        first_level=2,
+        stem_widths=(8, 16),
+        decoder_last_level=2,
+        convs_per_block=1,
+        heads=(HeadConfig(0, 5), HeadConfig(2, 9), HeadConfig(3, 9, 2)),
+        refine_widths=(16, 32),
+        refine_first_level=2,
+        refine_columns=1,
+        refine_convs=1,
+        head_body=False,
+    ),
+}
+
+
+def get_config(name: str) -> NetworkConfig:
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ConfigError(f"model={name!r}: expected one of {sorted(CONFIGS)}") from None

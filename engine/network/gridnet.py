@@ -1,0 +1,77 @@
+"""Refinement GridNet: rows at successive levels, a downsampling half and an upsampling half.
+
+Inputs are the per-scale syntheses; inputs finer than the first row are folded into it by
+space-to-depth, and the output residual is unfolded back by depth-to-space.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .blocks import GridDown, GridUp, Lateral, conv
+
+
+class GridNet(nn.Module):
+    def __init__(self, widths: tuple[int, ...], first_level: int, columns: int, convs: int,
+                 input_channels: dict[int, int], out_channels: int = 3):
+        """``input_channels`` maps an input's level to its channel count."""
+        super().__init__()
+        self.first_level = first_level
+        self.rows = len(widths)
+        self.columns = columns
+        self.input_levels = sorted(input_channels)
+        stems = {}
+        for row, width in enumerate(widths):
+            level = first_level + row
+            channels = sum(input_channels[lv] * 4 ** (level - lv) for lv in self.input_levels
+                           if self._row_of(lv) == row)
+            if channels:
+                stems[str(row)] = conv(channels, width)
+        self.stems = nn.ModuleDict(stems)
+        self.down_laterals = nn.ModuleList(nn.ModuleList(Lateral(w, convs) for w in widths) for _ in range(columns))
+        self.up_laterals = nn.ModuleList(nn.ModuleList(Lateral(w, convs) for w in widths) for _ in range(columns))
+        self.downs = nn.ModuleList(nn.ModuleList(GridDown(widths[r - 1], widths[r], convs) for r in range(1, self.rows))
+                                   for _ in range(columns))
+        self.ups = nn.ModuleList(nn.ModuleList(GridUp(widths[r + 1], widths[r], convs) for r in range(self.rows - 1))
+                                 for _ in range(columns))
+        self.scale = 2 ** first_level
+        # At full resolution a 3x3 conv makes the residual; below it, a 1x1 conv feeds depth-to-space.
+        if self.scale > 1:
+            self.head = nn.Conv2d(widths[0], out_channels * self.scale ** 2, 1)
+        else:
+            self.head = conv(widths[0], out_channels)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def _row_of(self, level: int) -> int:
+        return max(level - self.first_level, 0)
+
+    def forward(self, inputs: dict[int, torch.Tensor]) -> torch.Tensor:
+        grouped: dict[int, list[torch.Tensor]] = {}
+        for level in self.input_levels:
+            x = inputs[level]
+            fold = self.first_level + self._row_of(level) - level
+            if fold:
+                x = F.pixel_unshuffle(x, 2 ** fold)
+            grouped.setdefault(self._row_of(level), []).append(x)
+        rows: list[torch.Tensor | None] = [None] * self.rows
+        for row in range(self.rows):
+            if row in grouped:
+                rows[row] = self.stems[str(row)](torch.cat(grouped[row], 1))
+        for column in range(self.columns):
+            for row in range(self.rows):
+                x = rows[row]
+                if row > 0:
+                    below = self.downs[column][row - 1](rows[row - 1])
+                    x = below if x is None else x + below
+                rows[row] = self.down_laterals[column][row](x)
+        for column in range(self.columns):
+            for row in reversed(range(self.rows)):
+                x = rows[row]
+                if row < self.rows - 1:
+                    x = x + self.ups[column][row](rows[row + 1], x.shape[-2:])
+                rows[row] = self.up_laterals[column][row](x)
+        out = self.head(rows[0])
+        return F.pixel_shuffle(out, self.scale) if self.scale > 1 else out

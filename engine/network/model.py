@@ -1,0 +1,134 @@
+"""VFI_FMSMI: multi-scale adaptive separable kernels, per-scale occlusion, GridNet fusion.
+
+Input: frame0, frame1 (N,3,H,W) in [0,1], H and W multiples of ``config.multiple``
+(the Interpolator pads outside the network). Output: the middle frame (N,3,H,W).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .blocks import ConvBlock, Down, Up, conv, upsample
+from .config import HeadConfig, NetworkConfig
+from .gridnet import GridNet
+
+SepConv = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], torch.Tensor]
+
+
+class KernelHead(nn.Module):
+    """Predicts V0, H0, V1, H1 (F taps each) and the occlusion logit for one scale.
+
+    The last convolution starts at zero and the kernels are offset by a centred unit tap,
+    so an untrained head copies each frame and blends them 50/50 (frame averaging).
+    """
+
+    def __init__(self, in_channels: int, head: HeadConfig, body: bool = True):
+        super().__init__()
+        self.head = head
+        self.body = nn.Sequential(conv(in_channels, in_channels), nn.PReLU(in_channels)) if body else nn.Identity()
+        self.out = conv(in_channels, 4 * head.taps + 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+        identity = torch.zeros(1, head.taps, 1, 1)
+        identity[0, head.taps // 2] = 1.0
+        self.register_buffer("identity", identity, persistent=False)
+
+    def forward(self, features: torch.Tensor, size: tuple[int, int]):
+        raw = self.out(self.body(features))
+        if raw.shape[-2:] != size:
+            raw = upsample(raw, size)
+        taps = self.head.taps
+        kernels = [raw[:, k * taps:(k + 1) * taps] + self.identity.to(raw.dtype) for k in range(4)]
+        occlusion = torch.sigmoid(raw[:, 4 * taps:])
+        return kernels, occlusion
+
+
+def downscale(frame: torch.Tensor, level: int) -> torch.Tensor:
+    return F.avg_pool2d(frame, 2 ** level) if level else frame
+
+
+class VFIFMSMI(nn.Module):
+    def __init__(self, config: NetworkConfig, sepconv: SepConv | None = None):
+        super().__init__()
+        self.config = config
+        self._sepconv = sepconv
+        first, last = config.first_level, config.deepest_level
+        stem_channels = 6
+        self.stem = nn.Sequential()
+        for width in config.stem_widths:
+            self.stem.append(Down(stem_channels, width))
+            stem_channels = width
+        self.encoder = nn.ModuleDict()
+        self.downs = nn.ModuleDict()
+        for level in range(first, last + 1):
+            width = config.width_at(level)
+            in_channels = stem_channels if level == first else width
+            if level > first:
+                self.downs[str(level)] = Down(config.width_at(level - 1), width)
+            self.encoder[str(level)] = ConvBlock(in_channels, width, config.convs_per_block)
+        self.ups = nn.ModuleDict()
+        self.decoder = nn.ModuleDict()
+        for level in range(last - 1, config.decoder_last_level - 1, -1):
+            width = config.width_at(level)
+            self.ups[str(level)] = Up(config.width_at(level + 1), width)
+            self.decoder[str(level)] = ConvBlock(width, width, config.convs_per_block)
+        self.heads = nn.ModuleList(
+            KernelHead(config.width_at(self._feature_level(head.level)), head, config.head_body) for head in config.heads)
+        self.refine = GridNet(config.refine_widths, config.refine_first_level, config.refine_columns,
+                              config.refine_convs, {head.level: 3 for head in config.heads})
+
+    def _feature_level(self, level: int) -> int:
+        """Decoder (or encoder, below the decoder) level a head reads its features from."""
+        return max(level, self.config.decoder_last_level)
+
+    def set_sepconv(self, sepconv: SepConv) -> None:
+        self._sepconv = sepconv
+
+    def sepconv(self, img, kernel_v, kernel_h, dilation):
+        if self._sepconv is None:
+            from fmsmi.engine.op import adaptive_sepconv
+            return adaptive_sepconv(img, kernel_v, kernel_h, dilation)
+        return self._sepconv(img, kernel_v, kernel_h, dilation)
+
+    def features(self, frame0: torch.Tensor, frame1: torch.Tensor) -> dict[int, torch.Tensor]:
+        config = self.config
+        x = self.stem(torch.cat([frame0, frame1], 1))
+        skips: dict[int, torch.Tensor] = {}
+        for level in range(config.first_level, config.deepest_level + 1):
+            if level > config.first_level:
+                x = self.downs[str(level)](x)
+            x = self.encoder[str(level)](x)
+            skips[level] = x
+        features = dict(skips)
+        for level in range(config.deepest_level - 1, config.decoder_last_level - 1, -1):
+            x = self.ups[str(level)](x, skips[level].shape[-2:])
+            x = self.decoder[str(level)](x + skips[level])
+            features[level] = x
+        return features
+
+    def synthesize(self, frame0, frame1, features) -> dict[int, torch.Tensor]:
+        """Per-scale synthesis I_s = O * sep(I0_s) + (1 - O) * sep(I1_s)."""
+        outputs: dict[int, torch.Tensor] = {}
+        for head_module in self.heads:
+            head = head_module.head
+            image0, image1 = downscale(frame0, head.level), downscale(frame1, head.level)
+            (v0, h0, v1, h1), occlusion = head_module(features[self._feature_level(head.level)],
+                                                      image0.shape[-2:])
+            warped0 = self.sepconv(image0, v0, h0, head.dilation)
+            warped1 = self.sepconv(image1, v1, h1, head.dilation)
+            outputs[head.level] = occlusion * warped0 + (1 - occlusion) * warped1
+        return outputs
+
+    def forward(self, frame0: torch.Tensor, frame1: torch.Tensor, return_scales: bool = False):
+        features = self.features(frame0, frame1)
+        scales = self.synthesize(frame0, frame1, features)
+        finest = min(scales)
+        coarse = scales[finest]
+        if finest:
+            coarse = upsample(coarse, frame0.shape[-2:])
+        frame = coarse + self.refine(scales)
+        return (frame, scales) if return_scales else frame

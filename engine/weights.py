@@ -1,0 +1,59 @@
+"""Weight files: the shipped ones inside the package, and user-given paths.
+
+A weight file is a ``torch.save`` of ``{"format": 1, "config": {...}, "state_dict": {...},
+"meta": {...}}``; the config in the file must match the network it is loaded into.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from fmsmi.errors import InputError
+
+from .network.config import NetworkConfig
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+
+
+def shipped_weights(model: str) -> Path | None:
+    """Path of the weights shipped for config ``model``, or None when none ship."""
+    path = Path(str(resources.files("fmsmi.engine").joinpath("weights", f"{model}.pt")))
+    return path if path.is_file() else None
+
+
+def config_dict(config: NetworkConfig) -> dict:
+    return dataclasses.asdict(config)
+
+
+def save_weights(path: Path, config: NetworkConfig, state_dict: dict, meta: dict | None = None) -> None:
+    """Write a weight file atomically (temporary file + rename)."""
+    path = Path(path)
+    temporary = path.with_name(path.name + ".tmp")
+    payload = {"format": FORMAT, "config": config_dict(config),
+               "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}, "meta": meta or {}}
+    torch.save(payload, temporary)
+    temporary.replace(path)
+
+
+def load_weights(path: Path, config: NetworkConfig) -> dict:
+    """Read a weight file for ``config``; every problem is an InputError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: weights file not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a corrupt file
+        raise InputError(f"{path}: not a readable fmsmi weights file ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT or "state_dict" not in payload:
+        raise InputError(f"{path}: not an fmsmi weights file (expected format {FORMAT} with a state_dict)")
+    if payload.get("config") != config_dict(config):
+        raise InputError(f"{path}: weights are for model config {payload.get('config', {}).get('name')!r} "
+                         f"with different parameters, expected {config.name!r} as defined in this version")
+    return payload

@@ -1,0 +1,1 @@
+"""One module per ``fmsmi`` subcommand (see fmsmi.player.cli)."""
