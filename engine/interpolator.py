@@ -18,8 +18,9 @@ from .weights import load_weights, shipped_weights
 log = logging.getLogger(__name__)
 
 
-def build_network(model: str, weights: str | Path | None = None) -> VFIFMSMI:
-    """The network for config ``model`` with ``weights`` (None: the shipped file, if any)."""
+def build_network(model: str, weights: str | Path | None = None) -> tuple[VFIFMSMI, Path | None]:
+    """The network for config ``model`` with ``weights`` (None: the shipped file, if any),
+    and the path of the weights loaded (None when the network is untrained)."""
     config = get_config(model)
     network = VFIFMSMI(config)
     path = Path(weights) if weights is not None else shipped_weights(model)
@@ -28,7 +29,7 @@ def build_network(model: str, weights: str | Path | None = None) -> VFIFMSMI:
     else:
         network.load_state_dict(load_weights(path, config)["state_dict"])
         log.info("loaded weights %s", path)
-    return network.eval()
+    return network.eval(), path
 
 
 class Interpolator:
@@ -53,11 +54,17 @@ class Interpolator:
                 raise BackendUnavailable(f"backend='trt': {reason}")
             from .backends.trt import TensorRTRunner
             self.runner = TensorRTRunner(model, weights)
+            self.weights = self.runner.weights
         else:
             from .backends.torch_runner import TorchRunner
-            self.runner = TorchRunner(build_network(model, weights), self.backend)
+            network, self.weights = build_network(model, weights)
+            self.runner = TorchRunner(network, self.backend)
         self.device = self.runner.device
         log.info("Interpolator: model=%s backend=%s device=%s", model, self.backend, self.device)
+
+    @property
+    def has_trained_weights(self) -> bool:
+        return self.weights is not None
 
     @torch.inference_mode()
     def interpolate_tensor(self, frame0: torch.Tensor, frame1: torch.Tensor) -> torch.Tensor:

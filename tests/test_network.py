@@ -1,0 +1,131 @@
+"""VFI_FMSMI network, configs, weights files and the Interpolator API."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from fmsmi.engine import CONFIGS, HeadConfig, Interpolator, get_config
+from fmsmi.engine.network import VFIFMSMI
+from fmsmi.engine.network.complexity import complexity_table
+from fmsmi.engine.weights import load_weights, save_weights
+from fmsmi.errors import ConfigError, InputError
+
+
+def test_named_configs_exist_and_base_is_the_seed():
+    assert set(CONFIGS) >= {"base", "lite"}
+    base = get_config("base")
+    assert base.encoder_widths == (32, 64, 128, 256, 512)
+    assert [(h.level, h.taps) for h in base.heads] == [(0, 51), (1, 51), (2, 51)]
+    assert base.refine_widths == (32, 64, 96)
+
+
+def test_unknown_model_names_the_value():
+    with pytest.raises(ConfigError, match="model='huge'"):
+        get_config("huge")
+
+
+@pytest.mark.parametrize("change,match", [
+    (dict(heads=(HeadConfig(0, 4),)), "taps=4"),
+    (dict(heads=(HeadConfig(2, 5), HeadConfig(0, 5))), "increasing"),
+    (dict(stem_widths=(8,)), "stem_widths"),
+])
+def test_bad_config_is_refused(change, match):
+    with pytest.raises(ConfigError, match=match):
+        dataclasses.replace(get_config("lite"), **change)
+
+
+@pytest.mark.parametrize("model", ["lite", "base"])
+def test_untrained_network_is_frame_averaging(model):
+    config = get_config(model)
+    network = VFIFMSMI(config, sepconv=None).eval()
+    size = config.multiple * 2
+    frame0, frame1 = torch.rand(1, 3, size, size), torch.rand(1, 3, size, size)
+    with torch.no_grad():
+        out = network(frame0, frame1)
+    torch.testing.assert_close(out, (frame0 + frame1) / 2, atol=1e-6, rtol=0)
+
+
+def test_training_step_changes_the_output():
+    config = get_config("lite")
+    network = VFIFMSMI(config)
+    size = config.multiple * 2
+    frame0, frame1, target = (torch.rand(2, 3, size, size) for _ in range(3))
+    optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(3):
+        loss = (network(frame0, frame1) - target).abs().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize("height,width", [(37, 53), (1, 1), (17, 4), (360, 641)])
+def test_interpolator_returns_the_input_size(height, width):
+    interpolator = Interpolator("lite", backend="cpu")
+    rng = np.random.default_rng(0)
+    frame0 = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    frame1 = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    out = interpolator.interpolate(frame0, frame1)
+    assert out.shape == (height, width, 3) and out.dtype == np.uint8
+    if not interpolator.has_trained_weights:
+        average = (frame0.astype(np.int32) + frame1) / 2
+        assert np.abs(out - average).max() <= 1
+
+
+def test_interpolator_accepts_torch_uint8_frames():
+    interpolator = Interpolator("lite", backend="cpu")
+    frame0 = torch.randint(0, 256, (20, 30, 3), dtype=torch.uint8)
+    out = interpolator.interpolate(frame0, frame0)
+    assert isinstance(out, torch.Tensor) and out.shape == (20, 30, 3) and out.dtype == torch.uint8
+
+
+def test_interpolator_refuses_mismatched_or_bad_frames():
+    interpolator = Interpolator("lite", backend="cpu")
+    frame = np.zeros((8, 8, 3), np.uint8)
+    with pytest.raises(ConfigError, match="frame1"):
+        interpolator.interpolate(frame, np.zeros((8, 9, 3), np.uint8))
+    with pytest.raises(ConfigError, match="frame0"):
+        interpolator.interpolate(np.zeros((8, 8), np.uint8), frame)
+    with pytest.raises(ConfigError, match="frame0"):
+        interpolator.interpolate(frame.astype(np.float32), frame)
+
+
+def test_interpolator_unknown_backend():
+    with pytest.raises(ConfigError, match="backend='metal'"):
+        Interpolator("lite", backend="metal")
+
+
+def test_weights_round_trip_and_errors(tmp_path):
+    config = get_config("lite")
+    network = VFIFMSMI(config)
+    for parameter in network.parameters():
+        torch.nn.init.normal_(parameter, std=0.01)
+    path = tmp_path / "lite.pt"
+    save_weights(path, config, network.state_dict(), {"note": "test"})
+    interpolator = Interpolator("lite", weights=path, backend="cpu")
+    for key, value in network.state_dict().items():
+        torch.testing.assert_close(interpolator.runner.network.state_dict()[key], value)
+    with pytest.raises(InputError, match="missing.pt: weights file not found"):
+        Interpolator("lite", weights=tmp_path / "missing.pt")
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(InputError, match="corrupt.pt: not a readable fmsmi weights file"):
+        Interpolator("lite", weights=corrupt)
+    with pytest.raises(InputError, match="lite.pt: weights are for model config 'lite'"):
+        load_weights(path, get_config("base"))
+
+
+def test_complexity_table_counts_every_config():
+    rows = {row["model"]: row for row in complexity_table({"360p": (640, 360), "720p": (1280, 720)})}
+    assert set(rows) == set(CONFIGS)
+    for row in rows.values():
+        assert row["params"] > 0
+        # FLOPs grow with the pixel count (4x from 360p to 720p, up to padding)
+        assert 3.5 < row["gflops"]["720p"] / row["gflops"]["360p"] < 4.5
+    assert rows["base"]["gflops"]["360p"] > 10 * rows["lite"]["gflops"]["360p"]
