@@ -33,13 +33,10 @@ def cuda_unavailable_reason() -> str | None:
 
 def trt_unavailable_reason() -> str | None:
     """None when the TensorRT backend can run here, else why not (one line)."""
-    cuda = cuda_unavailable_reason()
     if importlib.util.find_spec("tensorrt") is None:
         return "TensorRT (python package 'tensorrt') not installed"
     if importlib.util.find_spec("pycuda") is None:
         return "pycuda not installed"
-    if cuda is not None:
-        return cuda
     try:
         import pycuda.driver as driver
         driver.init()
