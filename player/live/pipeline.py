@@ -1,0 +1,353 @@
+"""The live pipeline: decode thread -> frame channel -> interpolation thread -> present channel.
+
+    decode thread                    interpolation thread                 main thread
+    SeekableSource.frames() ──────>  pairs (frame0, frame1) ───────────>  display loop
+    pts -> deadline (once),   frames  original at its deadline,  present  (player.py)
+    RGBA copy, scene cut      (6)     middle at the midpoint     (8)
+
+- Every frame gets its deadline once, in the decode thread (``Timeline.deadline``).
+- Each source frame goes out as it arrives; when its successor arrives, the middle frame of
+  the pair goes out first (deadline = midpoint), then the successor: the present channel
+  holds the 2x stream in order.
+- Scene cuts are not blended: the middle slot repeats the earlier frame.
+- A middle frame that cannot be ready before its slot is over is skipped (:class:`SkipPolicy`):
+  a SKIPPED item takes its slot and the display counts it as dropped when the slot comes.
+  A slow machine falls back towards the source rate instead of falling ever further behind.
+- Seeking bumps the epoch: both channels are flushed, in-flight work of the old epoch is
+  refused at the next put, and the decode thread restarts from the keyframe before the
+  target, landing on the exact frame (:mod:`.source`).
+- A worker's exception travels down the channels as a :class:`WorkerFailure`; the display
+  loop re-raises it on the main thread.
+
+The interpolation itself is a :class:`MiddleFrame` stage: :class:`CpuStage` runs the
+``Interpolator`` on host arrays; ``gpu_path.GpuStage`` keeps frames on the GPU.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import statistics
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import numpy as np
+
+from fmsmi.player.media.scene import DEFAULT_THRESHOLD, SceneCutDetector
+
+from .channel import Channel, EndOfStream, WorkerFailure
+from .clock import MediaClock
+from .scheduler import Kind, PresentItem, Timeline
+from .source import SeekableSource
+from .stats import PlaybackStats
+
+log = logging.getLogger(__name__)
+
+
+WORKER_NICENESS = 5     # decode and interpolation threads yield the CPU to the display thread
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    frame_queue: int = 6
+    present_queue: int = 8
+    scene_threshold: float = DEFAULT_THRESHOLD    # 1 disables scene-cut detection
+    skip_late: bool = True                        # skip middle frames that cannot be on time
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFrame:
+    index: int
+    pts: int
+    deadline: float
+    rgb: np.ndarray        # HxWx3 uint8, the interpolator's input
+    rgba: np.ndarray       # HxWx4 uint8, the display's upload
+    scene_cut: bool        # a new shot starts here: do not blend with the previous frame
+    epoch: int
+
+
+class MiddleFrame(Protocol):
+    def __call__(self, frame0: SourceFrame, frame1: SourceFrame) -> np.ndarray: ...
+
+
+def lower_priority(niceness: int) -> None:
+    """Raise the calling thread's nice value (Linux: per thread; no privileges needed), so
+    that the display thread wins the CPU when a frame is due. Best effort elsewhere."""
+    if not hasattr(os, "setpriority") or not sys.platform.startswith("linux"):
+        return
+    try:
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + niceness)
+    except OSError as exc:
+        log.debug("cannot lower the priority of %s: %s", threading.current_thread().name, exc)
+
+
+class CpuStage:
+    """Middle frames on the host: ``Interpolator.interpolate`` then an RGBA copy."""
+
+    def __init__(self, interpolate: Callable[[np.ndarray, np.ndarray], np.ndarray], stats: PlaybackStats):
+        self.interpolate = interpolate
+        self.stats = stats
+
+    def warm_up(self, height: int, width: int, calls: int = 2) -> float:
+        """A few untimed calls at the video's size before the first real pair; returns the
+        last one's duration (seconds)."""
+        frame = np.zeros((height, width, 3), dtype=np.uint8)
+        for _ in range(calls):
+            started = time.perf_counter()
+            self.interpolate(frame, frame)
+        return time.perf_counter() - started
+
+    def __call__(self, frame0: SourceFrame, frame1: SourceFrame) -> np.ndarray:
+        started = time.perf_counter()
+        middle = self.interpolate(frame0.rgb, frame1.rgb)
+        converted = time.perf_counter()
+        rgba = SeekableSource.rgb_to_rgba(middle)
+        self.stats.add_time("interpolate", converted - started)
+        self.stats.add_time("convert", time.perf_counter() - converted)
+        return rgba
+
+
+class Pipeline:
+    """Runs the decode and interpolation threads; the display consumes ``present``."""
+
+    def __init__(self, source: SeekableSource, timeline: Timeline, clock: MediaClock, stats: PlaybackStats,
+                 middle: MiddleFrame | None, config: PipelineConfig = PipelineConfig(), interpolating: bool = True):
+        self.source = source
+        self.timeline = timeline
+        self.clock = clock
+        self.stats = stats
+        self.middle = middle
+        self.config = config
+        self.interpolating = interpolating and middle is not None   # read by the worker each pair
+        self.frames = Channel(config.frame_queue, "frames")
+        self.present = Channel(config.present_queue, "present")
+        self._control = threading.Condition()
+        self._epoch = 0
+        self._request: tuple[int, int | None] | None = None
+        self._stopping = False
+        self._warmed: MiddleFrame | None = None
+        self.policy = SkipPolicy(timeline.frame_interval, probe_after=max(1, round(timeline.rate)))
+        self._threads = [threading.Thread(target=self._decode_main, name="fmsmi-decode", daemon=True),
+                         threading.Thread(target=self._interpolate_main, name="fmsmi-interpolate", daemon=True)]
+
+    @property
+    def epoch(self) -> int:
+        return self._epoch
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def seek(self, pts: int | None) -> int:
+        """Restart from the frame on screen at ``pts`` (None: the beginning); returns the new epoch."""
+        with self._control:
+            self._epoch += 1
+            self._request = (self._epoch, pts)
+            self.frames.flush(self._epoch)
+            self.present.flush(self._epoch)
+            self._control.notify_all()
+        self.stats.count("seeks")
+        return self._epoch
+
+    def stop(self, timeout: float = 2.0) -> None:
+        with self._control:
+            self._stopping = True
+            self._control.notify_all()
+        self.frames.close()
+        self.present.close()
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout)
+        if not self._threads[0].is_alive():
+            self.source.close()
+
+    # -- decode thread ---------------------------------------------------------------
+    def _decode_main(self) -> None:
+        lower_priority(WORKER_NICENESS)
+        try:
+            epoch, start_pts = 0, None
+            while True:
+                finished = self._decode_from(epoch, start_pts)
+                if finished:
+                    self.frames.put(EndOfStream(epoch), epoch)
+                request = self._next_request(wait=finished)
+                if request is None:
+                    return
+                epoch, start_pts = request
+        except Exception as exc:  # travels to the main thread, re-raised there
+            log.debug("decode thread failed", exc_info=True)
+            self.frames.fail(WorkerFailure("decode", exc))
+
+    def _next_request(self, wait: bool) -> tuple[int, int | None] | None:
+        with self._control:
+            while wait and self._request is None and not self._stopping:
+                self._control.wait()
+            if self._stopping:
+                return None
+            request, self._request = self._request, None
+            return request
+
+    def _interrupted(self, epoch: int) -> bool:
+        return self._stopping or self._epoch != epoch
+
+    def _decode_from(self, epoch: int, start_pts: int | None) -> bool:
+        """Decode ``epoch``'s frames into the channel; True at the end of the stream, False
+        when a seek or stop interrupts."""
+        detector = SceneCutDetector(self.config.scene_threshold)
+        decoded = self.source.decoded(start_pts)
+        try:
+            return self._decode_frames(decoded, detector, epoch)
+        finally:
+            decoded.close()
+
+    def _decode_frames(self, decoded, detector: SceneCutDetector, epoch: int) -> bool:
+        index = 0
+        while not self._interrupted(epoch):
+            started = time.perf_counter()
+            item = next(decoded, None)
+            if item is None:
+                return True
+            frame, pts = item
+            decoded_at = time.perf_counter()
+            rgb = self.source.to_rgb(frame)
+            rgba = self.source.to_rgba(frame)
+            converted = time.perf_counter()
+            cut = detector.is_cut(rgb) if index > 0 else False
+            self.stats.add_time("decode", decoded_at - started)
+            self.stats.add_time("convert", converted - decoded_at)
+            self.stats.add_time("scene", time.perf_counter() - converted)
+            source_frame = SourceFrame(index, pts, self.timeline.deadline(pts), rgb, rgba, cut, epoch)
+            if not self.frames.put(source_frame, epoch):
+                return False
+            index += 1
+        return False
+
+    # -- interpolation thread --------------------------------------------------------
+    def _interpolate_main(self) -> None:
+        lower_priority(WORKER_NICENESS)
+        previous: SourceFrame | None = None
+        try:
+            self._warm_up()                 # before the first frame goes out: preroll waits for it
+            while True:
+                message = self.frames.get()
+                if message is None:           # closed
+                    return
+                if isinstance(message, WorkerFailure):
+                    self.present.fail(message)
+                    return
+                if isinstance(message, EndOfStream):
+                    self.present.put(message, message.epoch)
+                    previous = None
+                    continue
+                if previous is not None and previous.epoch == message.epoch:
+                    self._emit_middle(previous, message)
+                original = PresentItem(message.deadline, Kind.ORIGINAL, message.rgba, message.rgba, message.index,
+                                       message.epoch)
+                self.present.put(original, message.epoch)
+                previous = message
+        except Exception as exc:  # travels to the main thread, re-raised there
+            log.debug("interpolation thread failed", exc_info=True)
+            self.present.fail(WorkerFailure("interpolate", exc))
+
+    def _warm_up(self) -> None:
+        """Untimed first calls (allocations, kernel selection) before the first middle frame
+        of a stage; the last one seeds the skip policy's estimate."""
+        if not self.interpolating or self.middle is self._warmed:
+            return
+        self._warmed = self.middle
+        warm_up = getattr(self.middle, "warm_up", None)
+        if warm_up is not None:
+            seconds = warm_up(self.source.info.height, self.source.info.width)
+            if seconds is not None:
+                self.policy.record(seconds)
+
+    def set_interpolating(self, on: bool, middle: MiddleFrame | None = None) -> None:
+        """Interpolation on/off (the ``i`` key); switching on measures the stage afresh."""
+        if middle is not None:
+            self.middle = middle
+        if on and not self.interpolating:
+            self.policy.reset()
+        self.interpolating = on and self.middle is not None
+
+    def _emit_middle(self, frame0: SourceFrame, frame1: SourceFrame) -> None:
+        if not self.interpolating:
+            return
+        self._warm_up()                     # a stage switched on during playback (i)
+        deadline = Timeline.middle(frame0.deadline, frame1.deadline)
+        if frame1.scene_cut:
+            self.stats.count("scene_cuts")
+            item = PresentItem(deadline, Kind.REPEAT, frame0.rgba, frame0.rgba, frame0.index, frame0.epoch)
+            self.present.put(item, frame0.epoch)
+            return
+        now = self.clock.time() if self.clock.running else None
+        if self.config.skip_late and self.policy.skip(deadline, now):
+            item = PresentItem(deadline, Kind.SKIPPED, frame0.rgba, frame0.rgba, frame0.index, frame0.epoch)
+            self.present.put(item, frame0.epoch)
+            return
+        started = time.perf_counter()
+        image = self.middle(frame0, frame1)
+        seconds = time.perf_counter() - started
+        self.policy.record(seconds)
+        item = PresentItem(deadline, Kind.INTERPOLATED, image, frame0.rgba, frame0.index, frame0.epoch,
+                           infer_ms=seconds * 1e3)
+        self.present.put(item, frame0.epoch)
+
+
+class SkipPolicy:
+    """Whether to synthesize the next middle frame, from the last few inference times.
+
+    - *hopeless* (the estimate exceeds ``hopeless`` source frame intervals): skip them all.
+      Each one would hold the original frames behind it for longer than the present
+      channel's slack, so they would be dropped too. Turning interpolation off and on again
+      (``reset``) measures again.
+    - clock not running (preroll, pause, a seek): synthesize unless hopeless.
+    - running: skip when ``now + estimate`` is past the deadline plus one output interval
+      (it would miss its slot); after ``probe_after`` skips in a row one is tried anyway so
+      the estimate follows a machine that got faster, the interval doubling (up to 8x)
+      while probes stay too slow.
+    """
+
+    def __init__(self, frame_interval: float, hopeless: float = 4.0, probe_after: int = 30):
+        self.frame_interval = frame_interval
+        self.hopeless_after = hopeless * frame_interval
+        self.probe_after_base = self.probe_after = probe_after
+        self.recent: deque[float] = deque(maxlen=5)
+        self.skipped_in_a_row = 0
+        self._probing = False
+
+    def reset(self) -> None:
+        self.recent.clear()
+        self.skipped_in_a_row = 0
+        self.probe_after = self.probe_after_base
+
+    @property
+    def estimate(self) -> float:
+        return statistics.median(self.recent) if self.recent else 0.0
+
+    @property
+    def hopeless(self) -> bool:
+        return self.estimate > self.hopeless_after
+
+    def skip(self, deadline: float, now: float | None) -> bool:
+        if self.hopeless:
+            skip = True
+        elif now is None:
+            skip = False
+        elif self.skipped_in_a_row >= self.probe_after:
+            skip = False
+        else:
+            skip = now + self.estimate > deadline + self.frame_interval / 2
+        self._probing = not skip and self.skipped_in_a_row > 0
+        self.skipped_in_a_row = self.skipped_in_a_row + 1 if skip else 0
+        return skip
+
+    def record(self, seconds: float) -> None:
+        self.recent.append(seconds)
+        if self._probing:
+            fast = seconds <= self.frame_interval
+            self.probe_after = self.probe_after_base if fast else min(8 * self.probe_after_base, 2 * self.probe_after)
