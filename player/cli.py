@@ -21,6 +21,7 @@ from fmsmi.errors import FmsmiError
 
 # Subcommand modules, in the order `fmsmi --help` lists them.
 COMMANDS = (
+    "fmsmi.player.commands.demo",
     "fmsmi.player.commands.play",
     "fmsmi.player.commands.interpolate",
     "fmsmi.player.commands.bench",
