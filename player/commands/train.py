@@ -89,14 +89,9 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
-    import os
     import signal
     from pathlib import Path
 
-    # Sleeping (not spinning) OpenMP workers: on a 2-core machine shared with other work,
-    # spinning threads made 2-thread training 2-7x slower than 1 thread; passive waiting
-    # gives 2 threads their full speed back. Must be set before torch loads OpenMP.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch
     from fmsmi.errors import ConfigError
     from fmsmi.training.train import Session, TrainConfig, Trainer, measure_throughput
