@@ -1,0 +1,78 @@
+/* fmsmi AdaptiveSepConv, native CPU library (libfmsmi_sepconv_cpu) — C ABI.
+ *
+ *   out[n,c,y,x] = sum_{i<F} sum_{j<F} V[n,i,y,x] * H[n,j,y,x]
+ *                  * img[n,c, clampY(y + d*(i-r)), clampX(x + d*(j-r))],   r = (F-1)/2
+ *
+ * img/out (N,C,H,W), kernel_v/kernel_h (N,F,H,W), occlusion (N,1,H,W): contiguous NCHW.
+ * taps = F (odd, >= 1), dilation = d (>= 1), clamp = replicate border. fp32 accumulation and
+ * integer index math in every variant; f16 entry points take IEEE binary16 bits.
+ * threads: 0 = all hardware threads; the library uses its own small std::thread pool.
+ * Every function returns 0 on success or an FMSMI_SEPCONV_* code; fmsmi_sepconv_last_error()
+ * then describes the failure (thread-local). Outputs are fully overwritten.
+ */
+#ifndef FMSMI_SEPCONV_H
+#define FMSMI_SEPCONV_H
+
+#include <stdint.h>
+
+#if defined(_WIN32)
+#define FMSMI_SEPCONV_API __declspec(dllexport)
+#else
+#define FMSMI_SEPCONV_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+  FMSMI_SEPCONV_OK = 0,
+  FMSMI_SEPCONV_INVALID_ARGUMENT = 1,
+  FMSMI_SEPCONV_OUT_OF_MEMORY = 2,
+  FMSMI_SEPCONV_INTERNAL_ERROR = 3
+};
+
+FMSMI_SEPCONV_API int fmsmi_sepconv_forward_f32(
+    const float* img, const float* kernel_v, const float* kernel_h, float* out,
+    int64_t n, int64_t c, int64_t h, int64_t w, int64_t taps, int64_t dilation, int threads);
+
+/* IEEE half I/O, fp32 accumulation, output rounded to nearest even. */
+FMSMI_SEPCONV_API int fmsmi_sepconv_forward_f16(
+    const uint16_t* img, const uint16_t* kernel_v, const uint16_t* kernel_h, uint16_t* out,
+    int64_t n, int64_t c, int64_t h, int64_t w, int64_t taps, int64_t dilation, int threads);
+
+/* Exact gradients of the forward: grad_img (N,C,H,W) includes the accumulation on clamped
+ * border pixels; grad_kernel_v / grad_kernel_h (N,F,H,W). */
+FMSMI_SEPCONV_API int fmsmi_sepconv_backward_f32(
+    const float* img, const float* kernel_v, const float* kernel_h, const float* grad_out,
+    float* grad_img, float* grad_kernel_v, float* grad_kernel_h,
+    int64_t n, int64_t c, int64_t h, int64_t w, int64_t taps, int64_t dilation, int threads);
+
+/* Fused synthesis: out = O * sep(frame0, V0, H0) + (1 - O) * sep(frame1, V1, H1). */
+FMSMI_SEPCONV_API int fmsmi_sepconv_blend_forward_f32(
+    const float* frame0, const float* kernel_v0, const float* kernel_h0,
+    const float* frame1, const float* kernel_v1, const float* kernel_h1,
+    const float* occlusion, float* out,
+    int64_t n, int64_t c, int64_t h, int64_t w, int64_t taps, int64_t dilation, int threads);
+
+/* The shared per-pixel header path (the exact math of the CUDA kernel) over every pixel;
+ * slow, for testing. */
+FMSMI_SEPCONV_API int fmsmi_sepconv_forward_scalar_f32(
+    const float* img, const float* kernel_v, const float* kernel_h, float* out,
+    int64_t n, int64_t c, int64_t h, int64_t w, int64_t taps, int64_t dilation, int threads);
+FMSMI_SEPCONV_API int fmsmi_sepconv_forward_scalar_f16(
+    const uint16_t* img, const uint16_t* kernel_v, const uint16_t* kernel_h, uint16_t* out,
+    int64_t n, int64_t c, int64_t h, int64_t w, int64_t taps, int64_t dilation, int threads);
+
+/* Message for the last nonzero return on this thread ("" if none). */
+FMSMI_SEPCONV_API const char* fmsmi_sepconv_last_error(void);
+
+/* e.g. "fmsmi_sepconv_cpu 1 (avx2 dispatch, 2 threads)". The environment variable
+ * FMSMI_SEPCONV_ISA=generic forces the portable kernels (read once, at first use). */
+FMSMI_SEPCONV_API const char* fmsmi_sepconv_build_info(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FMSMI_SEPCONV_H */
