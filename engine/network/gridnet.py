@@ -28,7 +28,8 @@ class GridNet(nn.Module):
             channels = sum(input_channels[lv] * 4 ** (level - lv) for lv in self.input_levels
                            if self._row_of(lv) == row)
             if channels:
-                stems[str(row)] = conv(channels, width)
+                # 1x1: the inputs are images folded by space-to-depth; the laterals add context
+                stems[str(row)] = nn.Conv2d(channels, width, 1)
         self.stems = nn.ModuleDict(stems)
         self.down_laterals = nn.ModuleList(nn.ModuleList(Lateral(w, convs) for w in widths) for _ in range(columns))
         self.up_laterals = nn.ModuleList(nn.ModuleList(Lateral(w, convs) for w in widths) for _ in range(columns))
