@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 
 from fmsmi.engine.network import VFIFMSMI
-from fmsmi.engine.op import adaptive_sepconv
 
 
 class TorchRunner:
@@ -14,7 +13,6 @@ class TorchRunner:
         self.device = torch.device("cuda" if use_cuda else "cpu")
         self.dtype = torch.float16 if use_cuda else torch.float32
         self.network = network.to(self.device, self.dtype).eval()
-        self.network.set_sepconv(lambda img, v, h, d: adaptive_sepconv(img, v, h, d, backend="auto"))
 
     @torch.inference_mode()
     def __call__(self, frame0: torch.Tensor, frame1: torch.Tensor) -> torch.Tensor:

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fmsmi.engine.op import synthesis
+
 from .blocks import ConvBlock, Down, Up, conv, upsample
 from .config import HeadConfig, NetworkConfig
 from .gridnet import GridNet
@@ -24,6 +26,8 @@ class KernelHead(nn.Module):
 
     The last convolution starts at zero and the kernels are offset by a centred unit tap,
     so an untrained head copies each frame and blends them 50/50 (frame averaging).
+    :meth:`predict` returns the raw prediction (N, 4F+1, h, w) at the features' resolution;
+    :meth:`kernels` turns it into the kernels and occlusion at the synthesis size.
     """
 
     def __init__(self, in_channels: int, head: HeadConfig, body: bool = True):
@@ -37,14 +41,19 @@ class KernelHead(nn.Module):
         identity[0, head.taps // 2] = 1.0
         self.register_buffer("identity", identity, persistent=False)
 
-    def forward(self, features: torch.Tensor, size: tuple[int, int]):
-        raw = self.out(self.body(features))
+    def predict(self, features: torch.Tensor) -> torch.Tensor:
+        return self.out(self.body(features))
+
+    def kernels(self, raw: torch.Tensor, size: tuple[int, int]):
         if raw.shape[-2:] != size:
             raw = upsample(raw, size)
         taps = self.head.taps
         kernels = [raw[:, k * taps:(k + 1) * taps] + self.identity.to(raw.dtype) for k in range(4)]
         occlusion = torch.sigmoid(raw[:, 4 * taps:])
         return kernels, occlusion
+
+    def forward(self, features: torch.Tensor, size: tuple[int, int]):
+        return self.kernels(self.predict(features), size)
 
 
 def downscale(frame: torch.Tensor, level: int) -> torch.Tensor:
@@ -110,18 +119,40 @@ class VFIFMSMI(nn.Module):
             features[level] = x
         return features
 
+    def fused_synthesis_applies(self, frame: torch.Tensor) -> bool:
+        """Whether synthesize() takes the native fused op: CPU fp32 inference, default sepconv.
+
+        Training (autograd), export (an injected sepconv), tracing and other devices or dtypes
+        keep the composition below; both compute the same function (tests/test_synthesis.py).
+        """
+        if self._sepconv is not None or torch.is_grad_enabled():
+            return False
+        if torch.jit.is_tracing() or torch.compiler.is_compiling():
+            return False
+        if frame.device.type != "cpu" or frame.dtype != torch.float32:
+            return False
+        return synthesis.unavailable_reason() is None
+
     def synthesize(self, frame0, frame1, features) -> dict[int, torch.Tensor]:
         """Per-scale synthesis I_s = O * sep(I0_s) + (1 - O) * sep(I1_s)."""
+        fused = self.fused_synthesis_applies(frame0)
         outputs: dict[int, torch.Tensor] = {}
         for head_module in self.heads:
             head = head_module.head
             image0, image1 = downscale(frame0, head.level), downscale(frame1, head.level)
-            (v0, h0, v1, h1), occlusion = head_module(features[self._feature_level(head.level)],
-                                                      image0.shape[-2:])
-            warped0 = self.sepconv(image0, v0, h0, head.dilation)
-            warped1 = self.sepconv(image1, v1, h1, head.dilation)
-            outputs[head.level] = occlusion * warped0 + (1 - occlusion) * warped1
+            raw = head_module.predict(features[self._feature_level(head.level)])
+            if fused:
+                outputs[head.level] = synthesis.fused_synthesis(image0, image1, raw, head.taps, head.dilation)
+            else:
+                outputs[head.level] = self.compose(head_module, image0, image1, raw)
         return outputs
+
+    def compose(self, head_module: KernelHead, image0, image1, raw) -> torch.Tensor:
+        """One scale's synthesis from PyTorch ops and the sepconv (training, export, reference)."""
+        (v0, h0, v1, h1), occlusion = head_module.kernels(raw, image0.shape[-2:])
+        warped0 = self.sepconv(image0, v0, h0, head_module.head.dilation)
+        warped1 = self.sepconv(image1, v1, h1, head_module.head.dilation)
+        return occlusion * warped0 + (1 - occlusion) * warped1
 
     def forward(self, frame0: torch.Tensor, frame1: torch.Tensor, return_scales: bool = False):
         features = self.features(frame0, frame1)

@@ -55,6 +55,21 @@ FMSMI_SEPCONV_API int fmsmi_sepconv_blend_forward_f32(
     const float* occlusion, float* out,
     int64_t n, int64_t c, int64_t h, int64_t w, int64_t taps, int64_t dilation, int threads);
 
+/* Fused synthesis of one scale, reading the kernel head's prediction at its own resolution:
+ *
+ *   u = bilinear(raw) at (h, w)   (torch.nn.functional.interpolate, mode "bilinear",
+ *                                  align_corners=False; u = raw when raw is already (h, w))
+ *   out = O * sep(frame0, V0, H0) + (1 - O) * sep(frame1, V1, H1),   with
+ *   V0_i = u[i] + (i == r), H0_j = u[F + j] + (j == r), V1_i = u[2F + i] + (i == r),
+ *   H1_j = u[3F + j] + (j == r), O = sigmoid(u[4F]),   F = taps, r = (F - 1) / 2.
+ *
+ * frame0/frame1/out (N,C,H,W) and raw (N, 4F+1, raw_h, raw_w): contiguous fp32. Inference only
+ * (no backward); no tensor of the resampled kernels is ever materialized. */
+FMSMI_SEPCONV_API int fmsmi_synthesis_forward_f32(
+    const float* frame0, const float* frame1, const float* raw, float* out,
+    int64_t n, int64_t c, int64_t h, int64_t w, int64_t raw_h, int64_t raw_w,
+    int64_t taps, int64_t dilation, int threads);
+
 /* The shared per-pixel header path (the exact math of the CUDA kernel) over every pixel;
  * slow, for testing. */
 FMSMI_SEPCONV_API int fmsmi_sepconv_forward_scalar_f32(

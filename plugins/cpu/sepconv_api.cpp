@@ -106,6 +106,30 @@ int check(std::initializer_list<Pointer> pointers, int64_t n, int64_t c, int64_t
   return FMSMI_SEPCONV_OK;
 }
 
+// The synthesis' low-resolution prediction (N, 4F+1, raw_h, raw_w); n and taps already checked.
+int check_raw(int64_t n, int64_t raw_h, int64_t raw_w, int64_t taps) {
+  char message[256];
+  const struct {
+    const char* name;
+    int64_t value;
+  } sizes[] = {{"raw_h", raw_h}, {"raw_w", raw_w}};
+  for (const auto& s : sizes) {
+    if (s.value < 1 || s.value > kMaxCoordinate) {
+      snprintf(message, sizeof message, "%s=%lld: expected 1 <= %s <= %lld", s.name,
+               static_cast<long long>(s.value), s.name, static_cast<long long>(kMaxCoordinate));
+      return fail(FMSMI_SEPCONV_INVALID_ARGUMENT, message);
+    }
+  }
+  int64_t elements = 0;
+  if (__builtin_mul_overflow(n * (4 * taps + 1), raw_h * raw_w, &elements)) {
+    snprintf(message, sizeof message, "n=%lld taps=%lld raw_h=%lld raw_w=%lld: raw too large",
+             static_cast<long long>(n), static_cast<long long>(taps),
+             static_cast<long long>(raw_h), static_cast<long long>(raw_w));
+    return fail(FMSMI_SEPCONV_INVALID_ARGUMENT, message);
+  }
+  return FMSMI_SEPCONV_OK;
+}
+
 // Per-thread scratch, grown on demand and kept between calls.
 float* thread_scratch(int64_t floats) {
   thread_local std::vector<float> scratch;
@@ -343,6 +367,36 @@ int fmsmi_sepconv_blend_forward_f32(const float* frame0, const float* kernel_v0,
     table.blend_f32(frame0, kernel_v0, kernel_h0, frame1, kernel_v1, kernel_h1, occlusion, out,
                     dims, image, y0, y1, thread_scratch(scratch_floats));
   });
+}
+
+int fmsmi_synthesis_forward_f32(const float* frame0, const float* frame1, const float* raw,
+                                float* out, int64_t n, int64_t c, int64_t h, int64_t w,
+                                int64_t raw_h, int64_t raw_w, int64_t taps, int64_t dilation,
+                                int threads) {
+  using namespace fmsmi::cpu;
+  Dims dims;
+  int status = check({{"frame0", frame0}, {"frame1", frame1}, {"raw", raw}, {"out", out}}, n, c,
+                     h, w, taps, dilation, threads, &dims);
+  if (status != FMSMI_SEPCONV_OK) return status;
+  status = check_raw(n, raw_h, raw_w, taps);
+  if (status != FMSMI_SEPCONV_OK) return status;
+  SynthesisArgs args{frame0, frame1, raw, out, dims, raw_h, raw_w, {}, {}};
+  try {
+    // Resampling geometry of every output row and column, computed once.
+    std::vector<int32_t> indices(static_cast<size_t>(2 * (h + w)));
+    std::vector<float> weights(static_cast<size_t>(2 * (h + w)));
+    bilinear_axis(raw_h, h, indices.data(), indices.data() + h, weights.data(),
+                  weights.data() + h, &args.rows);
+    bilinear_axis(raw_w, w, indices.data() + 2 * h, indices.data() + 2 * h + w,
+                  weights.data() + 2 * h, weights.data() + 2 * h + w, &args.cols);
+    const int64_t scratch_floats = synthesis_scratch_floats(dims);
+    const KernelTable& table = kernels();
+    return run_rows(dims, threads, [&](int64_t image, int y0, int y1) {
+      table.synthesis_f32(args, image, y0, y1, thread_scratch(scratch_floats));
+    });
+  } catch (const std::bad_alloc&) {
+    return fail(FMSMI_SEPCONV_OUT_OF_MEMORY, "out of memory");
+  }
 }
 
 int fmsmi_sepconv_backward_f32(const float* img, const float* kernel_v, const float* kernel_h,

@@ -48,7 +48,51 @@ inline ForwardLayout forward_layout(const Dims& d) {
   return layout;
 }
 
+// Fused synthesis scratch (per thread): the forward streams of frame0 and frame1 (ring + taps
+// each, as above), two rows of `raw` resampled along x (all 4F+1 channels; consecutive output
+// rows share them) and one row of frame1's synthesis ([channel][row_stride]).
+struct SynthesisLayout {
+  int64_t stream;      // forward_layout(d).total
+  int64_t row_stride;  // floats per channel of a resampled row or of frame1's row
+  int64_t resampled;   // one resampled row: (4 * taps + 1) * row_stride
+  int64_t total;       // 2 * stream + 2 * resampled + c * row_stride
+};
+
+inline SynthesisLayout synthesis_layout(const Dims& d) {
+  SynthesisLayout layout;
+  layout.stream = forward_layout(d).total;
+  layout.row_stride = (d.w + 15) / 16 * 16 + 16;
+  if ((layout.row_stride * 4) % 4096 == 0) layout.row_stride += 16;
+  layout.resampled = (4 * static_cast<int64_t>(d.taps) + 1) * layout.row_stride;
+  layout.total = 2 * layout.stream + 2 * layout.resampled + d.c * layout.row_stride;
+  return layout;
+}
+
 }  // namespace
+
+// Bilinear resampling along one axis, as torch.nn.functional.interpolate(mode="bilinear",
+// align_corners=False) computes it: out[i] = in[index0[i]] * weight0[i] + in[index1[i]] * weight1[i].
+// identity: the sizes are equal (index0 = index1 = i, weights 1 and 0; callers copy instead).
+struct BilinearAxis {
+  const int32_t* index0;
+  const int32_t* index1;
+  const float* weight0;
+  const float* weight1;
+  bool identity;
+};
+
+// Fused synthesis (fmsmi_synthesis_forward_f32): frames (N,C,H,W) with dims = {N, C, H, W, F,
+// d, reach}, raw (N, 4F+1, raw_h, raw_w) resampled to (H, W) by `rows` (H entries) and `cols`
+// (W entries).
+struct SynthesisArgs {
+  const float* frame0;
+  const float* frame1;
+  const float* raw;
+  float* out;
+  Dims dims;
+  int64_t raw_h, raw_w;
+  BilinearAxis rows, cols;
+};
 
 struct KernelTable {
   const char* name;
@@ -69,6 +113,8 @@ struct KernelTable {
                         const float* grad_out, float* grad_kernel_v, float* grad_kernel_h,
                         float* grad_padded, const Dims& dims, int64_t n, int y0, int y1,
                         float* scratch);
+  // Fused synthesis, output rows [y0, y1) of image n. scratch: synthesis_scratch_floats(dims).
+  void (*synthesis_f32)(const SynthesisArgs& args, int64_t n, int y0, int y1, float* scratch);
 };
 
 const KernelTable& generic_kernels();
@@ -79,6 +125,11 @@ const KernelTable& avx2_kernels();
 // Per-thread scratch sizes in floats.
 int64_t forward_scratch_floats(const Dims& dims);  // forward_layout(dims).total
 int64_t backward_scratch_floats(const Dims& dims);
+int64_t synthesis_scratch_floats(const Dims& dims);  // synthesis.cpp
+
+// Fills `axis` (arrays of out_size entries) for resampling in_size samples to out_size.
+void bilinear_axis(int64_t in_size, int64_t out_size, int32_t* index0, int32_t* index1,
+                   float* weight0, float* weight1, BilinearAxis* axis);  // synthesis.cpp
 
 }  // namespace cpu
 }  // namespace fmsmi

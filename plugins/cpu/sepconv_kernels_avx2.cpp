@@ -28,6 +28,18 @@ struct Vec {  // 8 floats
   static R sub(R a, R b) { return _mm256_sub_ps(a, b); }
   static R mul(R a, R b) { return _mm256_mul_ps(a, b); }
   static R fma(R a, R b, R c) { return _mm256_fmadd_ps(a, b, c); }
+  static R div(R a, R b) { return _mm256_div_ps(a, b); }
+  static R min(R a, R b) { return _mm256_min_ps(a, b); }
+  static R max(R a, R b) { return _mm256_max_ps(a, b); }
+  static R pow2i(R n) {  // 2^n for integral n in [-126, 127]
+    const __m256i biased = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(biased, 23));
+  }
+  using Lanes = __m256i;  // lane indices for permute
+  static Lanes lanes(const int32_t* index, int32_t base) {
+    return _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(index)), _mm256_set1_epi32(base));
+  }
+  static R permute(R v, Lanes lanes) { return _mm256_permutevar8x32_ps(v, lanes); }
 };
 
 struct Vec1 {  // one float, for column tails
@@ -45,6 +57,10 @@ struct Vec1 {  // one float, for column tails
   static R sub(R a, R b) { return a - b; }
   static R mul(R a, R b) { return a * b; }
   static R fma(R a, R b, R c) { return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c))); }
+  static R div(R a, R b) { return a / b; }
+  static R min(R a, R b) { return a < b ? a : b; }
+  static R max(R a, R b) { return a > b ? a : b; }
+  static R pow2i(R n) { return bits_to_float(static_cast<uint32_t>(static_cast<int>(n) + 127) << 23); }
 };
 
 #include "sepconv_kernels_impl.h"

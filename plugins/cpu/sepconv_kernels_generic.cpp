@@ -12,6 +12,7 @@ namespace {
 constexpr const char* kIsaName = "generic";
 
 typedef float float4_t __attribute__((vector_size(16)));
+typedef int32_t int4_t __attribute__((vector_size(16)));
 
 struct Vec {  // 4 floats
   using R = float4_t;
@@ -35,6 +36,29 @@ struct Vec {  // 4 floats
   static R sub(R a, R b) { return a - b; }
   static R mul(R a, R b) { return a * b; }
   static R fma(R a, R b, R c) { return a * b + c; }
+  static R div(R a, R b) { return a / b; }
+  // Lane by lane (subscripts): portable across GCC and Clang vector extensions.
+  static R min(R a, R b) {
+    return R{a[0] < b[0] ? a[0] : b[0], a[1] < b[1] ? a[1] : b[1], a[2] < b[2] ? a[2] : b[2],
+             a[3] < b[3] ? a[3] : b[3]};
+  }
+  static R max(R a, R b) {
+    return R{a[0] > b[0] ? a[0] : b[0], a[1] > b[1] ? a[1] : b[1], a[2] > b[2] ? a[2] : b[2],
+             a[3] > b[3] ? a[3] : b[3]};
+  }
+  static R pow2i(R n) {  // 2^n for integral n in [-126, 127]
+    const int4_t bits = (__builtin_convertvector(n, int4_t) + 127) << 23;
+    R v;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+  }
+  using Lanes = int4_t;  // lane indices for permute
+  static Lanes lanes(const int32_t* index, int32_t base) {
+    Lanes v;
+    memcpy(&v, index, sizeof v);
+    return v - base;
+  }
+  static R permute(R v, Lanes lanes) { return R{v[lanes[0]], v[lanes[1]], v[lanes[2]], v[lanes[3]]}; }
 };
 
 struct Vec1 {
@@ -50,6 +74,10 @@ struct Vec1 {
   static R sub(R a, R b) { return a - b; }
   static R mul(R a, R b) { return a * b; }
   static R fma(R a, R b, R c) { return a * b + c; }
+  static R div(R a, R b) { return a / b; }
+  static R min(R a, R b) { return a < b ? a : b; }
+  static R max(R a, R b) { return a > b ? a : b; }
+  static R pow2i(R n) { return bits_to_float(static_cast<uint32_t>(static_cast<int>(n) + 127) << 23); }
 };
 
 #include "sepconv_kernels_impl.h"

@@ -3,8 +3,10 @@
 // Included by sepconv_kernels_generic.cpp and sepconv_kernels_avx2.cpp inside an unnamed
 // namespace after they define:
 //   struct Vec   { using R; static constexpr int L; zero, set1, load(float*), load(uint16_t*),
-//                  store(float*, R), store(uint16_t*, R), add, sub, mul, fma(a, b, c) = a*b+c };
-//   struct Vec1  the same with L = 1 (column tails).
+//                  store(float*, R), store(uint16_t*, R), add, sub, mul, fma(a, b, c) = a*b+c,
+//                  div, min, max, pow2i(n) = 2^n for integral n in [-126, 127],
+//                  Lanes, lanes(int32_t* index, base) = index[0..L) - base, permute(v, lanes) };
+//   struct Vec1  the same with L = 1 (column tails), without Lanes/lanes/permute.
 // It defines `kKernelTable`.
 //
 // Forward: source rows are converted once into a ring of replicate-padded fp32 rows, so every
@@ -513,5 +515,9 @@ void backward_rows_f32(const float* padded, const float* kernel_v, const float* 
   }
 }
 
+// ---- fused synthesis --------------------------------------------------------------------
+
+#include "synthesis_kernels_impl.h"
+
 const KernelTable kKernelTable = {kIsaName, forward_rows_f32, forward_rows_f16, blend_rows_f32,
-                                  backward_rows_f32};
+                                  backward_rows_f32, synthesis_rows_f32};
