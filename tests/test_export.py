@@ -431,6 +431,9 @@ def fake_cuda_stack(monkeypatch):
 
 def test_runner_data_flow_with_stand_ins(monkeypatch, tmp_path):
     """Slots, pinned views, dtype conversion and result copies, without a GPU."""
+    # the untrained network's output is known (frame averaging): do not load shipped weights
+    from fmsmi.engine import weights as weights_module
+    monkeypatch.setattr(weights_module, "shipped_weights", lambda model: None)
     runner = fake_cuda_stack(monkeypatch)("lite", engine_dir=tmp_path,
                                           profile=trt_build.Profile.for_model(32, min=(64, 64)))
     assert runner.device == torch.device("cpu") and runner.weights is None
