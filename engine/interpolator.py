@@ -13,7 +13,7 @@ from fmsmi.errors import BackendUnavailable, ConfigError
 from . import backends
 from .frames import pad_to_multiple, to_tensor, to_uint8
 from .network import VFIFMSMI, get_config
-from .weights import load_weights, shipped_weights
+from .weights import apply_weights, shipped_weights
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def build_network(model: str, weights: str | Path | None = None) -> tuple[VFIFMS
     if path is None:
         log.warning("no trained weights ship for model %r: the untrained network is frame averaging", model)
     else:
-        network.load_state_dict(load_weights(path, config)["state_dict"])
+        apply_weights(network, path)
         log.info("loaded weights %s", path)
     return network.eval(), path
 

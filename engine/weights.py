@@ -49,11 +49,35 @@ def load_weights(path: Path, config: NetworkConfig) -> dict:
         raise InputError(f"{path}: weights file not found")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a corrupt file
-        raise InputError(f"{path}: not a readable fmsmi weights file ({type(exc).__name__}: {exc})") from exc
+    except Exception as exc:  # torch raises many types for a corrupt file, often with long messages
+        raise InputError(f"{path}: not a readable fmsmi weights file ({first_line(exc)})") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT or "state_dict" not in payload:
         raise InputError(f"{path}: not an fmsmi weights file (expected format {FORMAT} with a state_dict)")
     if payload.get("config") != config_dict(config):
         raise InputError(f"{path}: weights are for model config {payload.get('config', {}).get('name')!r} "
                          f"with different parameters, expected {config.name!r} as defined in this version")
     return payload
+
+
+def apply_weights(network: torch.nn.Module, path: Path) -> None:
+    """Load the weight file ``path`` into ``network``: every tensor present, each of the
+    network's shape, or an InputError naming the file and the first differences."""
+    state = load_weights(path, network.config)["state_dict"]
+    expected = network.state_dict()
+    missing = [name for name in expected if name not in state]
+    unexpected = [name for name in state if name not in expected]
+    misshapen = [f"{name} {tuple(state[name].shape)} (expected {tuple(tensor.shape)})"
+                 for name, tensor in expected.items()
+                 if name in state and (not isinstance(state[name], torch.Tensor) or state[name].shape != tensor.shape)]
+    problems = [f"{label}: {', '.join(names[:3])}{' ...' if len(names) > 3 else ''}"
+                for label, names in (("missing tensors", missing), ("unknown tensors", unexpected),
+                                     ("wrong shapes", misshapen)) if names]
+    if problems:
+        raise InputError(f"{path}: weights do not fit model {network.config.name!r}: {'; '.join(problems)}")
+    network.load_state_dict(state)
+
+
+def first_line(exc: BaseException) -> str:
+    """``Type: first line of the message``: library messages can span many lines."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")

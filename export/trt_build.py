@@ -137,14 +137,22 @@ def timing_cache_name(trt_version: str, gpu_name: str, compute_capability: tuple
 
 
 def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename; a cache folder that
+    cannot take it is a ConfigError naming the path (FMSMI_CACHE picks another folder)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         temporary.write_bytes(data)
         temporary.replace(path)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write the engine cache file ({exc.strerror or exc}); "
+                          f"set FMSMI_CACHE to a writable folder") from exc
     finally:
-        temporary.unlink(missing_ok=True)
+        try:
+            temporary.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 # ---------------------------------------------------------------------------- TensorRT

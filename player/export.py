@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fmsmi.errors import ConfigError, InputError
+from fmsmi.errors import ConfigError
 
 from .media import (
     EncodeSettings,
@@ -48,12 +48,13 @@ from .media import (
     VideoInfo,
     probe,
 )
+from .media.probe import MAX_PIXELS  # noqa: F401  (the limit lives in the media layer; re-exported)
+from .media.probe import check_size as _check_size
 from .media.scene import DEFAULT_THRESHOLD
 
 log = logging.getLogger(__name__)
 
 FACTORS = (2, 4)
-MAX_PIXELS = 7680 * 4320      # 8K: beyond it the network's activations do not fit a sane budget
 _POLL = 0.1                   # seconds between checks of the stop flag while blocked
 
 
@@ -103,6 +104,7 @@ class ExportResult:
     stage_seconds: dict[str, float]   # busy time per stage: decode, convert, inference, encode
     workers: int = 1                  # parallel inference workers
     threads: int | None = None        # intra-op threads of each (None: left as the caller set them)
+    damaged_packets: int = 0          # input packets skipped as damaged (decoding went on past them)
 
     @property
     def fps(self) -> float:
@@ -169,7 +171,8 @@ class _Stats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.seconds = {"decode": 0.0, "convert": 0.0, "inference": 0.0, "encode": 0.0}
-        self.counts = {"input_frames": 0, "output_frames": 0, "interpolated_frames": 0, "scene_cuts": 0}
+        self.counts = {"input_frames": 0, "output_frames": 0, "interpolated_frames": 0, "scene_cuts": 0,
+                       "damaged_packets": 0}
 
     def add(self, stage: str, started: float) -> float:
         now = time.perf_counter()
@@ -195,12 +198,14 @@ def export(config: ExportConfig, *, progress: bool = True, on_frame: Callable[[i
     check_size(info)
     if not config.output.parent.is_dir():
         raise ConfigError(f"output {config.output}: folder {config.output.parent} does not exist")
+    if not os.access(config.output.parent, os.W_OK):     # before the model loads (a read-only file system too)
+        raise ConfigError(f"output {config.output}: folder {config.output.parent} is not writable")
     if interpolator is None:
         from fmsmi.engine import Interpolator
         interpolator = Interpolator(config.model, config.weights, config.backend)
     workers, threads = plan_threads(config, interpolator)
     output = config.output
-    temporary = output.with_name(f".{output.stem}.fmsmi-partial-{os.getpid()}{output.suffix}")
+    temporary = partial_path(output)
     torch_threads = torch.get_num_threads()
     try:
         if threads is not None:
@@ -208,10 +213,18 @@ def export(config: ExportConfig, *, progress: bool = True, on_frame: Callable[[i
         result = _Pipeline(config, info, interpolator, temporary, workers).run(progress, on_frame)
         os.replace(temporary, output)
     finally:
-        temporary.unlink(missing_ok=True)
+        try:
+            temporary.unlink(missing_ok=True)
+        except OSError as exc:   # e.g. the file system turned read-only: say where the partial file is
+            log.warning("cannot remove the partial file %s: %s", temporary, exc.strerror or exc)
         if threads is not None:
             set_inference_threads(torch_threads, native=0)
     return ExportResult(output=output, workers=workers, threads=threads, **result)
+
+
+def partial_path(output: Path) -> Path:
+    """The temporary file beside ``output`` that this process writes before renaming it."""
+    return output.with_name(f".{output.stem}.fmsmi-partial-{os.getpid()}{output.suffix}")
 
 
 def plan_threads(config: ExportConfig, interpolator) -> tuple[int, int | None]:
@@ -234,9 +247,8 @@ def set_inference_threads(count: int, native: int | None = None) -> None:
 
 
 def check_size(info: VideoInfo) -> None:
-    if info.width * info.height > MAX_PIXELS:
-        raise InputError(f"{info.path}: frame size {info.width}x{info.height} is larger than the model takes "
-                         f"(at most {MAX_PIXELS} pixels, 7680x4320)")
+    """An InputError when the frames are larger than MAX_PIXELS (probe checks it too)."""
+    _check_size(info.path, info.width, info.height)
 
 
 class _Pipeline:
@@ -345,6 +357,7 @@ class _Pipeline:
                 previous = current
                 self.stats.count("input_frames")
                 started = time.perf_counter()
+            self.stats.count("damaged_packets", decoder.damaged_packets)
         self.stats.count("scene_cuts", detector.cuts)
         if previous is not None:
             self._put(self.pairs, _Pair(sequence, previous, None, False, step))

@@ -35,7 +35,7 @@ import torch
 from fmsmi.engine.frames import pad_to_multiple
 from fmsmi.engine.network import VFIFMSMI, get_config
 from fmsmi.engine.op import adaptive_sepconv
-from fmsmi.engine.weights import load_weights, save_weights
+from fmsmi.engine.weights import apply_weights, save_weights
 from fmsmi.errors import ConfigError, FmsmiError, InputError
 
 from .data import (
@@ -201,7 +201,7 @@ def build_network(config: TrainConfig, op: str = "auto") -> VFIFMSMI:
     torch.manual_seed(config.seed)
     network = VFIFMSMI(get_config(config.model), sepconv=_fp32_sepconv(op))
     if config.init:
-        network.load_state_dict(load_weights(config.init, network.config)["state_dict"])
+        apply_weights(network, config.init)
     return network
 
 

@@ -37,17 +37,21 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from fmsmi.player.media import EncodeSettings, probe
 
+    from .interrupts import graceful_interrupts
+
     probe(args.input)   # bad input fails here, before the engine (torch) loads
-    from fmsmi.player.export import ExportConfig, export
+    from fmsmi.player.export import ExportConfig, export, partial_path
 
     config = ExportConfig(input=args.input, output=args.output, factor=args.factor, model=args.model,
                           backend=args.backend, weights=args.weights,
                           encode=EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset),
                           scene_threshold=args.scene_threshold, workers=args.workers, threads=args.threads)
-    result = export(config, progress=not args.quiet)
+    with graceful_interrupts("fmsmi interpolate", force=lambda: partial_path(config.output).unlink(missing_ok=True)):
+        result = export(config, progress=not args.quiet)
     if not args.quiet:
         stages = ", ".join(f"{stage} {ms:.1f}" for stage, ms in result.stage_ms().items())
         print(f"{result.output}: {result.input_frames} -> {result.output_frames} frames in {result.seconds:.1f} s "
-              f"({result.fps:.1f} fps out), {result.scene_cuts} scene cut(s); ms per frame: {stages}",
+              f"({result.fps:.1f} fps out), {result.scene_cuts} scene cut(s), "
+              f"{result.damaged_packets} damaged packet(s) skipped; ms per frame: {stages}",
               file=sys.stderr)
     return 0

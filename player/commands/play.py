@@ -54,9 +54,16 @@ def run(args: argparse.Namespace) -> int:
                           threads=args.threads, fullscreen=args.fullscreen, interpolation=args.interpolation,
                           compare=args.compare, audio=args.audio, duration=args.duration, stats_path=args.stats,
                           screenshot_at=screenshot_at, screenshot_path=screenshot_path)
+    from .interrupts import graceful_interrupts
+
     player = Player(options, notice=lambda line: print(f"fmsmi play: {line}", file=sys.stderr))
-    stats = player.run()
+    with graceful_interrupts("fmsmi play"):
+        stats = player.run()
     if args.stats is None and args.verbose:
         print(f"fmsmi play: {stats['frames_shown']}/{stats['frames_target']} frames shown, "
-              f"{stats['achieved_fps']} fps", file=sys.stderr)
+              f"{stats['achieved_fps']} fps, {stats['damaged_packets']} damaged packet(s) skipped", file=sys.stderr)
+    elif stats["damaged_packets"] or stats["input_read_error"]:
+        ending = f"; the input ends early ({stats['input_read_error']})" if stats["input_read_error"] else ""
+        print(f"fmsmi play: {args.input}: {stats['damaged_packets']} damaged video packet(s) skipped{ending}",
+              file=sys.stderr)
     return 0

@@ -210,6 +210,8 @@ class Player:
             "duration_requested": self.options.duration, "media_seconds_played": round(self._played_now(), 3),
             "inference_estimate_ms": round(self.pipeline.policy.estimate * 1e3, 2),
             "interpolation_too_slow": self.pipeline.policy.hopeless,
+            # decoding went on past these (a packet decoded again after a seek counts again)
+            "damaged_packets": self.source.damaged_packets, "input_read_error": self.source.damage.read_error,
         }
         if self.options.stats_path is not None:
             return self.stats.write(self.options.stats_path, **context)

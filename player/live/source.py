@@ -21,7 +21,7 @@ import av
 import numpy as np
 
 from fmsmi.errors import InputError
-from fmsmi.player.media.decode import DecodedFrame, VideoDecoder
+from fmsmi.player.media.decode import Damage, DecodedFrame, VideoDecoder, at_probed_size, convert, decode_packets
 from fmsmi.player.media.probe import VideoInfo, open_input, probe, video_stream
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,13 @@ class SeekableSource:
         self._stream.thread_type = "AUTO"
         self._stream.codec_context.thread_count = threads
         self.dropped = 0
-        self.damaged_packets = 0
+        self.damage = Damage()      # over the whole session (a packet decoded again after a seek counts again)
         self._fresh = True          # nothing demuxed yet: the start needs no seek
+
+    @property
+    def damaged_packets(self) -> int:
+        """Packets skipped because the decoder rejected them or the demuxer flagged them."""
+        return self.damage.packets
 
     def close(self) -> None:
         self._container.close()
@@ -66,11 +71,7 @@ class SeekableSource:
     def to_rgba(self, frame: av.VideoFrame) -> np.ndarray:
         """HxWx4 uint8 RGBA (opaque), converted by swscale in one pass with the same matrix
         and range as :meth:`to_rgb` (tests check the two agree): the texture upload format."""
-        colour = self.info.colour
-        if colour.is_rgb:
-            return frame.to_ndarray(format="rgba", threads=1)
-        return frame.to_ndarray(format="rgba", src_colorspace=colour.matrix, src_color_range=colour.range_name,
-                                dst_color_range="JPEG", threads=1)
+        return convert(frame, self.info, "rgba")
 
     def frames(self, start_pts: int | None = None) -> Iterator[DecodedFrame]:
         """RGB frames from the beginning, or from the frame on screen at ``start_pts``."""
@@ -122,22 +123,12 @@ class SeekableSource:
         step = self.info.nominal_step
         last_pts: int | None = None
         self._fresh = False
-        try:
-            for packet in self._container.demux(self._stream):
-                try:
-                    frames = packet.decode()
-                except av.error.InvalidDataError:
-                    self.damaged_packets += 1
-                    continue
-                for frame in frames:
-                    pts = frame.pts
-                    if pts is None:
-                        pts = self.info.start_pts if last_pts is None else last_pts + step
-                    if last_pts is not None and pts <= last_pts:
-                        self.dropped += 1
-                        continue
-                    last_pts = pts
-                    yield frame, pts
-        except av.FFmpegError as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            raise InputError(f"{self.path}: corrupt video stream ({reason})") from exc
+        for frame in decode_packets(self._container, self._stream, self.damage):
+            pts = frame.pts
+            if pts is None:
+                pts = self.info.start_pts if last_pts is None else last_pts + step
+            if last_pts is not None and pts <= last_pts:
+                self.dropped += 1
+                continue
+            last_pts = pts
+            yield at_probed_size(frame, self.info), pts

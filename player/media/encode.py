@@ -22,14 +22,18 @@ from typing import Self
 import av
 import numpy as np
 
-from fmsmi.errors import ConfigError, InputError
+from fmsmi.errors import ConfigError, FmsmiError, InputError
 
-from .probe import VideoInfo, open_input
+from .probe import VideoInfo, open_input, reason_of
 
 log = logging.getLogger(__name__)
 
 # How far ahead of the video the copied streams may run, in seconds.
 _INTERLEAVE_LEAD = 0.5
+
+
+class OutputError(FmsmiError):
+    """The output file cannot be written (a full disk, a read-only file system, an I/O error)."""
 
 
 @dataclass(frozen=True)
@@ -191,10 +195,16 @@ class VideoEncoder:
         self.write_frame(self.encode_frame(image, pts, duration))
 
     def finish(self) -> None:
-        """Flush the encoder, copy the rest of the other streams, close the file."""
+        """Flush the encoder, copy the rest of the other streams, close the file (an
+        OutputError when the file's end cannot be written: then it is not complete)."""
         self._mux_video(self._stream.encode(None))
         self._copy_until(None)
         self._finished = True
+        try:
+            self._output.close()          # writes the trailer (the MP4 index): must succeed
+        except (av.FFmpegError, OSError) as exc:
+            self._close_containers()
+            raise self._write_failed(exc) from exc
         self._close_containers()
 
     def abort(self) -> None:
@@ -210,11 +220,20 @@ class VideoEncoder:
                 except av.FFmpegError as exc:
                     log.debug("closing %s: %s", container.name, exc)
 
+    def _write_failed(self, exc: BaseException) -> OutputError:
+        return OutputError(f"output {self.label}: writing failed ({reason_of(exc)})")
+
+    def _mux(self, packet: av.Packet) -> None:
+        try:
+            self._output.mux(packet)
+        except (av.FFmpegError, OSError) as exc:   # ENOSPC, EROFS, EFBIG, EIO: nothing fmsmi can fix
+            raise self._write_failed(exc) from exc
+
     def _mux_video(self, packets) -> None:
         for packet in packets:
             if packet.dts is not None:
                 self._copy_until(float(packet.dts * packet.time_base) + _INTERLEAVE_LEAD)
-            self._output.mux(packet)
+            self._mux(packet)
 
     def _copy_until(self, seconds: float | None) -> None:
         """Mux copied packets up to ``seconds`` (None: all that remain)."""
@@ -239,4 +258,4 @@ class VideoEncoder:
                 return
             self._pending = None
             packet.stream = self._copied[packet.stream.index]
-            self._output.mux(packet)
+            self._mux(packet)

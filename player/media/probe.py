@@ -25,6 +25,7 @@ _SPACE_TAG = {"ITU709": 1, "FCC": 4, "ITU601": 6, "SMPTE240M": 7, "BT2020": 9}
 # AVColorRange values
 RANGE_UNSPECIFIED, RANGE_LIMITED, RANGE_FULL = 0, 1, 2
 SPACE_UNSPECIFIED = 2
+MAX_PIXELS = 7680 * 4320      # 8K: beyond it the network's activations do not fit a sane budget
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def open_input(path: Path) -> av.container.InputContainer:
     except av.error.EOFError as exc:
         raise InputError(f"{path}: truncated or empty container (the file ends inside its header)") from exc
     except (av.FFmpegError, OSError) as exc:
-        raise InputError(f"{path}: cannot be opened ({_reason(exc)})") from exc
+        raise InputError(f"{path}: cannot be opened ({reason_of(exc)})") from exc
 
 
 def video_stream(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:
@@ -148,7 +149,9 @@ def probe(path: str | Path) -> VideoInfo:
     container = open_input(path)
     try:
         stream = video_stream(container, path)
+        check_size(path, stream.codec_context.width, stream.codec_context.height)  # before decoding it
         first = first_frame(container, stream, path)
+        check_size(path, first.width, first.height)
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         if not rate or rate <= 0:
             rate = Fraction(25)
@@ -173,17 +176,20 @@ def probe(path: str | Path) -> VideoInfo:
         container.close()
 
 
+def check_size(path: Path, width: int, height: int) -> None:
+    """An InputError when a ``width`` x ``height`` picture is more than fmsmi takes (8K)."""
+    if width * height > MAX_PIXELS:
+        raise InputError(f"{path}: frame size {width}x{height} is larger than the model takes "
+                         f"(at most {MAX_PIXELS} pixels, 7680x4320)")
+
+
 def first_frame(container, stream, path: Path) -> av.VideoFrame:
-    try:
-        for packet in container.demux(stream):
-            try:
-                for frame in packet.decode():
-                    return frame
-            except av.error.InvalidDataError:
-                continue  # a damaged packet: the decoder may still find a frame further on
-    except av.FFmpegError as exc:
-        raise InputError(f"{path}: corrupt video stream ({_reason(exc)})") from exc
-    raise InputError(f"{path}: no decodable video frames (zero frames or a corrupt stream)")
+    from .decode import Damage, decode_packets  # here: decode imports this module
+
+    damage = Damage()
+    for frame in decode_packets(container, stream, damage):   # damaged packets: the decoder may still find one
+        return frame
+    raise InputError(f"{path}: no decodable video frames ({damage.describe() or 'zero frames'})")
 
 
 def _codec_name(stream) -> str:
@@ -191,5 +197,7 @@ def _codec_name(stream) -> str:
     return context.name if context is not None else "unknown"
 
 
-def _reason(exc: BaseException) -> str:
+def reason_of(exc: BaseException) -> str:
+    """An FFmpeg error in a few words."""
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
