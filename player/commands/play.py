@@ -20,7 +20,10 @@ def register(subparsers) -> None:
     parser.add_argument("--model", default="lite", help="network config (default: lite)")
     parser.add_argument("--weights", type=Path, default=None, help="weights file (default: the shipped ones)")
     parser.add_argument("--backend", default="auto", help="auto, cpu, torch or trt (default: auto)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for the network")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads of each inference worker (default: 1 with several workers)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="middle frames synthesised at once on the CPU (default: one per core)")
     parser.add_argument("--fullscreen", action="store_true", help="start fullscreen")
     parser.add_argument("--no-interp", dest="interpolation", action="store_false",
                         help="start at the source frame rate (i toggles)")
@@ -51,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
 
     screenshot_at, screenshot_path = _screenshot_args(args.screenshot_at)
     options = PlayOptions(input=args.input, model=args.model, weights=args.weights, backend=args.backend,
-                          threads=args.threads, fullscreen=args.fullscreen, interpolation=args.interpolation,
+                          threads=args.threads, workers=args.workers, fullscreen=args.fullscreen,
+                          interpolation=args.interpolation,
                           compare=args.compare, audio=args.audio, duration=args.duration, stats_path=args.stats,
                           screenshot_at=screenshot_at, screenshot_path=screenshot_path)
     from .interrupts import graceful_interrupts

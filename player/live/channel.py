@@ -43,6 +43,10 @@ class Channel:
     def epoch(self) -> int:
         return self._epoch
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def __len__(self) -> int:
         return len(self._items)
 

@@ -25,6 +25,7 @@ The interpolation itself is a :class:`MiddleFrame` stage: :class:`CpuStage` runs
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import statistics
@@ -32,6 +33,7 @@ import sys
 import threading
 import time
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -57,6 +59,11 @@ class PipelineConfig:
     present_queue: int = 8
     scene_threshold: float = DEFAULT_THRESHOLD    # 1 disables scene-cut detection
     skip_late: bool = True                        # skip middle frames that cannot be on time
+    workers: int = 1                              # middle frames synthesised at once (CPU: one per core)
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ValueError(f"workers={self.workers}: expected >= 1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,39 +237,79 @@ class Pipeline:
     # -- interpolation thread --------------------------------------------------------
     def _interpolate_main(self) -> None:
         lower_priority(WORKER_NICENESS)
+        workers = self.config.workers
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="fmsmi-infer", initializer=lower_priority,
+                                  initargs=(WORKER_NICENESS,)) if workers > 1 else None
+        pending: deque[_Pending] = deque()      # in presentation order: [middle], original
         previous: SourceFrame | None = None
         try:
-            self._warm_up()                 # before the first frame goes out: preroll waits for it
+            self._warm_up(pool)             # before the first frame goes out: preroll waits for it
             while True:
-                message = self.frames.get()
-                if message is None:           # closed
-                    return
+                message = self.frames.get(timeout=_POLL if pending else None)
+                if message is None:
+                    if self._stopping or self.frames.closed:
+                        return
+                    self._emit_ready(pending, block=False)      # a poll: nothing new decoded yet
+                    continue
                 if isinstance(message, WorkerFailure):
                     self.present.fail(message)
                     return
+                while pending and pending[0].original.epoch != message.epoch:
+                    pending.popleft()       # a seek flushed the channels: the old epoch's work is void
                 if isinstance(message, EndOfStream):
+                    self._emit_ready(pending, block=True)
                     self.present.put(message, message.epoch)
                     previous = None
                     continue
+                middle = None
                 if previous is not None and previous.epoch == message.epoch:
-                    self._emit_middle(previous, message)
+                    while sum(isinstance(item.middle, Future) for item in pending) >= workers:
+                        self._emit_ready(pending, block=True, count=1)
+                    middle = self._start_middle(previous, message, pool)
                 original = PresentItem(message.deadline, Kind.ORIGINAL, message.rgba, message.rgba, message.index,
                                        message.epoch)
-                self.present.put(original, message.epoch)
+                pending.append(_Pending(middle, original))
+                self._emit_ready(pending, block=False)
                 previous = message
         except Exception as exc:  # travels to the main thread, re-raised there
             log.debug("interpolation thread failed", exc_info=True)
             self.present.fail(WorkerFailure("interpolate", exc))
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
 
-    def _warm_up(self) -> None:
+    def _emit_ready(self, pending: deque, *, block: bool, count: int | None = None) -> None:
+        """Put the head of ``pending`` into the present channel in order: all of it (``block``:
+        waiting for middle frames still being synthesised; ``count``: that many entries), or
+        (not ``block``) as far as the middle frames are done."""
+        emitted = 0
+        while pending and (count is None or emitted < count):
+            head = pending[0]
+            if isinstance(head.middle, Future):
+                if not block and not head.middle.done():
+                    return
+                head.middle = self._finish_middle(head.middle.result())
+            pending.popleft()
+            if head.middle is not None:
+                self.present.put(head.middle, head.original.epoch)
+            self.present.put(head.original, head.original.epoch)
+            emitted += 1
+
+    def _warm_up(self, pool: ThreadPoolExecutor | None = None) -> None:
         """Untimed first calls (allocations, kernel selection) before the first middle frame
-        of a stage; the last one seeds the skip policy's estimate."""
+        of a stage, in every worker at once; the last one seeds the skip policy's estimate."""
         if not self.interpolating or self.middle is self._warmed:
             return
         self._warmed = self.middle
         warm_up = getattr(self.middle, "warm_up", None)
-        if warm_up is not None:
-            seconds = warm_up(self.source.info.height, self.source.info.width)
+        if warm_up is None:
+            return
+        height, width = self.source.info.height, self.source.info.width
+        if pool is None:
+            timings = [warm_up(height, width)]
+        else:
+            timings = list(pool.map(lambda _: warm_up(height, width), range(self.config.workers)))
+        for seconds in timings:
             if seconds is not None:
                 self.policy.record(seconds)
 
@@ -274,28 +321,51 @@ class Pipeline:
             self.policy.reset()
         self.interpolating = on and self.middle is not None
 
-    def _emit_middle(self, frame0: SourceFrame, frame1: SourceFrame) -> None:
+    def _start_middle(self, frame0: SourceFrame, frame1: SourceFrame, pool: ThreadPoolExecutor | None):
+        """The middle slot between two frames: None (interpolation off), a ready PresentItem
+        (a scene cut's repeat, a skip; or the synthesised frame without a pool), or a Future
+        of ``_MiddleResult`` from a worker."""
         if not self.interpolating:
-            return
+            return None
         self._warm_up()                     # a stage switched on during playback (i)
         deadline = Timeline.middle(frame0.deadline, frame1.deadline)
         if frame1.scene_cut:
             self.stats.count("scene_cuts")
-            item = PresentItem(deadline, Kind.REPEAT, frame0.rgba, frame0.rgba, frame0.index, frame0.epoch)
-            self.present.put(item, frame0.epoch)
-            return
+            return PresentItem(deadline, Kind.REPEAT, frame0.rgba, frame0.rgba, frame0.index, frame0.epoch)
         now = self.clock.time() if self.clock.running else None
         if self.config.skip_late and self.policy.skip(deadline, now):
-            item = PresentItem(deadline, Kind.SKIPPED, frame0.rgba, frame0.rgba, frame0.index, frame0.epoch)
-            self.present.put(item, frame0.epoch)
-            return
-        started = time.perf_counter()
-        image = self.middle(frame0, frame1)
-        seconds = time.perf_counter() - started
-        self.policy.record(seconds)
-        item = PresentItem(deadline, Kind.INTERPOLATED, image, frame0.rgba, frame0.index, frame0.epoch,
-                           infer_ms=seconds * 1e3)
-        self.present.put(item, frame0.epoch)
+            return PresentItem(deadline, Kind.SKIPPED, frame0.rgba, frame0.rgba, frame0.index, frame0.epoch)
+        job = functools.partial(_synthesise, self.middle, frame0, frame1, deadline)
+        return self._finish_middle(job()) if pool is None else pool.submit(job)
+
+    def _finish_middle(self, result: _MiddleResult) -> PresentItem:
+        self.policy.record(result.seconds)
+        frame0 = result.frame0
+        return PresentItem(result.deadline, Kind.INTERPOLATED, result.image, frame0.rgba, frame0.index, frame0.epoch,
+                           infer_ms=result.seconds * 1e3)
+
+
+_POLL = 0.005       # seconds between checks for finished middle frames while none is decoded
+
+
+@dataclass(slots=True)
+class _Pending:
+    middle: PresentItem | Future | None
+    original: PresentItem
+
+
+@dataclass(frozen=True, slots=True)
+class _MiddleResult:
+    image: np.ndarray
+    seconds: float
+    frame0: SourceFrame
+    deadline: float
+
+
+def _synthesise(middle: MiddleFrame, frame0: SourceFrame, frame1: SourceFrame, deadline: float) -> _MiddleResult:
+    started = time.perf_counter()
+    image = middle(frame0, frame1)
+    return _MiddleResult(image, time.perf_counter() - started, frame0, deadline)
 
 
 class SkipPolicy:
