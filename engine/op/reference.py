@@ -10,7 +10,6 @@ The backward is written by hand for the same reason.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 
 def _row_sum(padded: torch.Tensor, kernel_h: torch.Tensor, row: int, dilation: int,
