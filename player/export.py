@@ -134,6 +134,7 @@ class _Source:
     pts: int                 # in the output time base
     image: np.ndarray        # RGB, uint8 or uint16
     tensor: torch.Tensor     # (1,3,H,W) float in [0,1]
+    frame: Any = None        # the decoded av.VideoFrame (encoded as it is when the formats match)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +153,7 @@ class _Out:
     image: np.ndarray | None          # an original (or repeated) frame, or
     tensor: torch.Tensor | None       # a synthesised one
     duration: int
+    frame: Any = None                 # an original's decoded av.VideoFrame
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,7 +349,7 @@ class _Pipeline:
             for frame, pts in decoder.decoded():
                 started = self.stats.add("decode", started)
                 image = decoder.to_rgb(frame)
-                current = _Source(pts * self.factor, image, _to_tensor(image))
+                current = _Source(pts * self.factor, image, _to_tensor(image), frame)
                 cut = detector.is_cut(image)
                 self.stats.add("convert", started)
                 if previous is not None:
@@ -371,11 +373,11 @@ class _Pipeline:
                 return
             frame0 = pair.frame0
             duration = pair.step // self.factor
-            frames = [_Out(frame0.pts, frame0.image, None, duration)]
+            frames = [_Out(frame0.pts, frame0.image, None, duration, frame0.frame)]
             times = [frame0.pts + k * pair.step // self.factor for k in range(1, self.factor)]
             if pair.frame1 is None or pair.cut:
                 # the last frame fills its own interval; at a cut the earlier shot's frame holds
-                frames += [_Out(pts, frame0.image, None, duration) for pts in times]
+                frames += [_Out(pts, frame0.image, None, duration, frame0.frame) for pts in times]
             else:
                 tensors = self._recurse(frame0.tensor, pair.frame1.tensor, self.factor)
                 frames += [_Out(pts, None, tensor, duration) for pts, tensor in zip(times, tensors)]
@@ -409,8 +411,11 @@ class _Pipeline:
                     sequence += 1
                     for out in result.frames:
                         started = time.perf_counter()
-                        image = out.image if out.image is not None else _to_image(out.tensor, self.deep)
-                        frame = encoder.encode_frame(image, out.pts, out.duration)
+                        if out.frame is not None and encoder.passes_through(out.frame):
+                            frame = encoder.retime(out.frame, out.pts, out.duration)
+                        else:
+                            image = out.image if out.image is not None else _to_image(out.tensor, self.deep)
+                            frame = encoder.encode_frame(image, out.pts, out.duration)
                         started = self.stats.add("convert", started)
                         encoder.write_frame(frame)
                         self.stats.add("encode", started)

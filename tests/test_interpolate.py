@@ -73,6 +73,24 @@ def test_frames_in_order_originals_kept(tmp_path, interpolator):
         assert _distance(out[2 * k + 1], blend) < 4.0, k
 
 
+def _yuv_planes(path: Path) -> list[np.ndarray]:
+    import av
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray() for frame in container.decode(video=0)]   # yuv420p: (H*3/2, W)
+
+
+def test_original_frames_reach_the_encoder_untouched(tmp_path, interpolator):
+    """Original frames skip the RGB round trip: with a lossless encode (x264 crf 0, 8-bit)
+    they come out bit-identical to the source's YUV planes, which 4:2:0 chroma and matrix
+    rounding through RGB would not give."""
+    clip = make_clip(tmp_path / "in.mp4", frames=6, speed=5)
+    run_export(clip.path, tmp_path / "out.mp4", interpolator, encode=EncodeSettings(crf=0, preset="ultrafast"))
+    source, out = _yuv_planes(clip.path), _yuv_planes(tmp_path / "out.mp4")
+    assert len(out) == 2 * len(source)
+    for k, planes in enumerate(source):
+        assert np.array_equal(out[2 * k], planes), f"original frame {k} changed"
+
+
 def test_moving_square_midpoint(tmp_path, interpolator):
     clip = make_clip(tmp_path / "in.mp4", frames=3, speed=8)
     run_export(clip.path, tmp_path / "out.mp4", interpolator)

@@ -186,6 +186,23 @@ class VideoEncoder:
             frame.duration = duration
         return frame
 
+    def passes_through(self, frame: av.VideoFrame) -> bool:
+        """Whether a decoded source frame can be encoded as it is: the output's pixel format
+        and size, from a YUV source (whose matrix and range the output keeps)."""
+        return (not self.info.colour.is_rgb and frame.format.name == self.pix_fmt
+                and (frame.width, frame.height) == (self.info.width, self.info.height))
+
+    def retime(self, frame: av.VideoFrame, pts: int, duration: int | None = None) -> av.VideoFrame:
+        """A decoded source frame (see :meth:`passes_through`) with the output's timing, its
+        pixels untouched: an original frame of the source reaches the encoder without an
+        RGB round trip (bit-exact with a lossless encoder). Its picture type is cleared so
+        the encoder places keyframes itself."""
+        frame.pts = pts
+        frame.time_base = self.time_base
+        frame.duration = duration if duration is not None else 0
+        frame.pict_type = av.video.frame.PictureType.NONE
+        return frame
+
     def write_frame(self, frame: av.VideoFrame) -> None:
         """Encode one converted frame (from ``encode_frame``) and mux what comes out."""
         self._mux_video(self._stream.encode(frame))
