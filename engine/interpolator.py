@@ -71,7 +71,8 @@ class Interpolator:
         if frame0.shape != frame1.shape:
             raise ConfigError(f"frame1.shape={tuple(frame1.shape)}: expected frame0's shape {tuple(frame0.shape)}")
         height, width = frame0.shape[-2:]
-        multiple = self.config.multiple
+        # TensorRT engines are built for multiples of config.multiple; PyTorch pads less
+        multiple = self.config.multiple if self.backend == "trt" else self.config.inference_multiple
         out = self.runner(pad_to_multiple(frame0, multiple), pad_to_multiple(frame1, multiple))
         return out[..., :height, :width]
 
