@@ -1,6 +1,8 @@
 """An OpenGL-capable display for the player tests: a private Xvfb, else offscreen OSMesa.
 
-``open_display()`` returns ``(kind, stop)`` after setting the environment of this process:
+``open_display()`` returns ``(kind, stop)`` after setting the environment of this process;
+``stop()`` puts ``DISPLAY`` and ``PYOPENGL_PLATFORM`` back as they were, so other test
+modules see the environment they had:
 
 - ``"xvfb"``: starts ``Xvfb`` on a free display number (``-displayfd``) with a 1280x720
   screen and sets ``DISPLAY``; Mesa's llvmpipe gives a real GLX window and exact
@@ -46,8 +48,20 @@ def _start_xvfb() -> tuple[str, subprocess.Popen]:
     return f":{number}", process
 
 
+DISPLAY_VARIABLES = ("DISPLAY", "PYOPENGL_PLATFORM")
+
+
+def _restore(saved: dict[str, str | None]) -> None:
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 def open_display():
     """See the module docstring."""
+    saved = {name: os.environ.get(name) for name in DISPLAY_VARIABLES}
     forced = os.environ.get("FMSMI_TEST_DISPLAY", "")
     if forced not in ("", "xvfb", "osmesa"):
         raise ValueError(f"FMSMI_TEST_DISPLAY={forced!r}: expected 'xvfb' or 'osmesa'")
@@ -66,9 +80,10 @@ def open_display():
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            _restore(saved)
 
         return "xvfb", stop
     if forced != "xvfb" and ctypes.util.find_library("OSMesa"):
         os.environ["PYOPENGL_PLATFORM"] = "osmesa"
-        return "osmesa", lambda: None
+        return "osmesa", lambda: _restore(saved)
     pytest.skip(f"needs Xvfb or OSMesa for an OpenGL window: {INSTALL}")

@@ -179,7 +179,6 @@ def interrupted(clips, tmp_path_factory):
     command), the partial output file created, the OpenGL driver loaded (the window).
     name -> (exit status, stderr, folder), or the reason it was skipped."""
     display_kind, stop_display, no_display = None, None, None
-    saved = {name: os.environ.get(name) for name in ("DISPLAY", "PYOPENGL_PLATFORM")}
     runs, results = {}, {}
     try:
         for name, (command, when, delay, count) in SIGINT_POINTS.items():
@@ -235,12 +234,7 @@ def interrupted(clips, tmp_path_factory):
             if process.poll() is None:
                 process.kill()
         if stop_display is not None:
-            stop_display()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+            stop_display()             # puts DISPLAY / PYOPENGL_PLATFORM back
 
 
 @pytest.mark.parametrize("name", sorted(SIGINT_POINTS))
@@ -354,15 +348,9 @@ def test_worker_raising_in_export_stops_every_thread(clips, tmp_path, monkeypatc
 
 @pytest.fixture(scope="module")
 def display():
-    saved = {name: os.environ.get(name) for name in ("DISPLAY", "PYOPENGL_PLATFORM")}
     kind, stop = open_display()
     yield kind
     stop()
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
 
 
 def average(frame0: np.ndarray, frame1: np.ndarray) -> np.ndarray:

@@ -6,7 +6,6 @@ skip with the reason when neither exists. Clips are generated with tests/media.p
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -50,15 +49,9 @@ def read_png(path: Path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def display():
-    saved = {name: os.environ.get(name) for name in ("DISPLAY", "PYOPENGL_PLATFORM")}
     kind, stop = open_display()
     yield kind
     stop()
-    for name, value in saved.items():       # other test modules see the environment they had
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
 
 
 @pytest.fixture(scope="module")

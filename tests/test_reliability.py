@@ -42,15 +42,9 @@ def check_clean_failure(result, command: str, path: Path, cause: str) -> None:
 
 @pytest.fixture(scope="module")
 def display():
-    saved = {name: os.environ.get(name) for name in ("DISPLAY", "PYOPENGL_PLATFORM")}
     _, stop = open_display()
     yield {name: os.environ[name] for name in ("DISPLAY", "PYOPENGL_PLATFORM") if name in os.environ}
     stop()
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
 
 
 @pytest.fixture(scope="module")
