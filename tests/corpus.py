@@ -211,30 +211,25 @@ def _write_frames(path: Path, codec: str, pix_fmt: str, width: int, height: int,
     return path
 
 
-def make_still_png(folder: Path) -> Path:
-    path = folder / "still.png"
+def _write_still(path: Path, codec: str, pix_fmt: str) -> Path:
+    """One 64x48 picture through the image2 muxer."""
     with av.open(str(path), "w", format="image2") as output:
-        stream = output.add_stream("png")
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "rgb24"
-        frame = av.VideoFrame.from_ndarray(texture(48, 64, seed=2), format="rgb24")
+        stream = output.add_stream(codec)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, pix_fmt
+        frame = av.VideoFrame.from_ndarray(texture(48, 64, seed=2), format="rgb24").reformat(format=pix_fmt)
         for packet in stream.encode(frame):
             output.mux(packet)
         for packet in stream.encode(None):
             output.mux(packet)
     return path
+
+
+def make_still_png(folder: Path) -> Path:
+    return _write_still(folder / "still.png", "png", "rgb24")
 
 
 def make_still_jpeg(folder: Path) -> Path:
-    path = folder / "still.jpg"
-    with av.open(str(path), "w", format="image2") as output:
-        stream = output.add_stream("mjpeg")
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuvj420p"
-        frame = av.VideoFrame.from_ndarray(texture(48, 64, seed=2), format="rgb24").reformat(format="yuvj420p")
-        for packet in stream.encode(frame):
-            output.mux(packet)
-        for packet in stream.encode(None):
-            output.mux(packet)
-    return path
+    return _write_still(folder / "still.jpg", "mjpeg", "yuvj420p")
 
 
 def make_interlaced(folder: Path) -> Path:
