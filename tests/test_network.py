@@ -50,6 +50,29 @@ def test_untrained_network_is_frame_averaging(model):
     torch.testing.assert_close(out, (frame0 + frame1) / 2, atol=1e-6, rtol=0)
 
 
+@pytest.mark.parametrize("model", ["lite", "base"])
+def test_heads_sharing_features_predict_what_each_head_predicts(model):
+    """predict_raw stacks the output convs of body-less heads that read the same features
+    (lite's three 1/4-level heads): each head must still get exactly its own prediction,
+    in order, with gradients reaching every head's weights."""
+    config = get_config(model)
+    torch.manual_seed(0)
+    network = VFIFMSMI(config)
+    for head in network.heads:
+        torch.nn.init.normal_(head.out.weight, std=0.1)
+        torch.nn.init.normal_(head.out.bias, std=0.1)
+    size = config.multiple
+    features = network.features(torch.rand(2, 3, size, size), torch.rand(2, 3, size, size))
+    raws = network.predict_raw(features)
+    assert len(raws) == len(network.heads)
+    for head, raw in zip(network.heads, raws):
+        expected = head.predict(features[network._feature_level(head.head.level)])
+        torch.testing.assert_close(raw, expected, atol=1e-5, rtol=1e-5)
+    sum(raw.square().mean() for raw in raws).backward()
+    assert all(head.out.weight.grad is not None and head.out.weight.grad.abs().sum() > 0
+               for head in network.heads)
+
+
 def test_training_step_changes_the_output():
     config = get_config("lite")
     network = VFIFMSMI(config)

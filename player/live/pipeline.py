@@ -110,9 +110,10 @@ class CpuStage:
         return time.perf_counter() - started
 
     def __call__(self, frame0: SourceFrame, frame1: SourceFrame) -> np.ndarray:
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         middle = self.interpolate(frame0.rgb, frame1.rgb)
         converted = time.perf_counter()
+        self.stats.add_time("interpolate_cpu", time.thread_time() - started_cpu)
         rgba = SeekableSource.rgb_to_rgba(middle)
         self.stats.add_time("interpolate", converted - started)
         self.stats.add_time("convert", time.perf_counter() - converted)

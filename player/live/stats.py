@@ -53,7 +53,7 @@ class StageTimes:
 class PlaybackStats:
     """Counters and stage timings; every method is safe to call from any thread."""
 
-    STAGES = ("decode", "convert", "scene", "interpolate", "upload", "draw", "lateness")
+    STAGES = ("decode", "convert", "scene", "interpolate", "interpolate_cpu", "upload", "draw", "lateness")
 
     def __init__(self):
         self._lock = threading.Lock()
