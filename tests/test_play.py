@@ -230,10 +230,32 @@ def test_skip_policy_degrades_to_the_source_rate():
     policy.record(0.060)                                                 # the probe was slow: back off
     assert policy.probe_after == 6
     for _ in range(5):
-        policy.record(1.3)                                               # hopeless: no probes at all
+        policy.record(1.3)                                               # hopeless: skip them all
     assert policy.hopeless and all(policy.skip(1.0, None) for _ in range(50))
     policy.reset()                                                       # i off/on: measure again
     assert not policy.hopeless and not policy.skip(1.0, 0.5)
+
+
+def test_hopeless_skip_policy_probes_off_the_path_and_recovers():
+    policy = SkipPolicy(frame_interval=1 / 30, probe_after=3)
+    for _ in range(5):
+        policy.record(0.5)                                               # a load spike at start-up
+    assert policy.hopeless
+    due = []
+    for _ in range(9):
+        assert policy.skip(1.0, 0.99)                                    # every middle skipped ...
+        due.append(policy.shadow_probe_due())                            # ... one timed aside every 3
+    assert due == [False, False, True] * 3
+    policy.record_shadow_probe(0.4)                                      # still hopeless: back off
+    assert policy.hopeless and policy.probe_after == 6
+    for _ in range(5):
+        policy.skip(1.0, 0.99)
+    assert not policy.shadow_probe_due()
+    policy.skip(1.0, 0.99)
+    assert policy.shadow_probe_due()
+    policy.record_shadow_probe(0.010)                                    # the spike is over
+    assert not policy.hopeless and policy.estimate == 0.010 and policy.probe_after == 3
+    assert not policy.skip(1.0, 0.98)
 
 
 def test_channel_refuses_stale_epochs_and_keeps_failures():
@@ -403,6 +425,31 @@ def test_parallel_workers_keep_up_with_a_slow_interpolator_in_order(display, cli
         assert len(interpolated) < 0.5 * 75, stats
     else:
         assert stats["frames_shown"] >= 0.9 * 150 and len(interpolated) >= 0.8 * 75, stats
+
+
+def test_interpolation_comes_back_after_a_slow_start(display, clips):
+    """The warm-up measures 200 ms a middle frame (over 4 source intervals: hopeless), then
+    the machine is fast: a shadow probe after a second of skips sees it and the 2x stream
+    resumes, instead of staying at the source rate until `i` is pressed twice."""
+    clip = clips["pacing"]
+    calls = []
+
+    def slow_then_fast(frame0, frame1):
+        calls.append(None)
+        if len(calls) <= 2:                 # the two warm-up calls
+            time.sleep(0.2)
+        return average(frame0, frame1)
+
+    kinds: list = []
+    player = make_player(clip.path, duration=2.5, workers=1, interpolate=slow_then_fast,
+                         on_present=lambda item, window: kinds.append(item.kind))
+    stats = player.run()
+    assert Kind.INTERPOLATED in kinds, stats
+    first = kinds.index(Kind.INTERPOLATED)
+    assert first >= 20 and stats["skipped_interpolations"] >= 20, "the slow warm-up should have made it hopeless"
+    after = kinds[first:]
+    assert after.count(Kind.INTERPOLATED) >= 0.8 * after.count(Kind.ORIGINAL), stats
+    assert not player.pipeline.policy.hopeless
 
 
 def test_pause_and_seek_through_key_events(display, clips):

@@ -139,6 +139,7 @@ class Pipeline:
         self._request: tuple[int, int | None] | None = None
         self._stopping = False
         self._warmed: MiddleFrame | None = None
+        self._probes: list[Future] = []     # shadow probes of a hopeless skip policy
         self.policy = SkipPolicy(timeline.frame_interval, probe_after=max(1, round(timeline.rate)))
         self._threads = [threading.Thread(target=self._decode_main, name="fmsmi-decode", daemon=True),
                          threading.Thread(target=self._interpolate_main, name="fmsmi-interpolate", daemon=True)]
@@ -334,10 +335,20 @@ class Pipeline:
             self.stats.count("scene_cuts")
             return PresentItem(deadline, Kind.REPEAT, frame0.rgba, frame0.rgba, frame0.index, frame0.epoch)
         now = self.clock.time() if self.clock.running else None
-        if self.config.skip_late and self.policy.skip(deadline, now):
-            return PresentItem(deadline, Kind.SKIPPED, frame0.rgba, frame0.rgba, frame0.index, frame0.epoch)
         job = functools.partial(_synthesise, self.middle, frame0, frame1, deadline)
+        self._harvest_probes()
+        if self.config.skip_late and self.policy.skip(deadline, now):
+            if self.policy.shadow_probe_due():
+                self._probes.append(pool.submit(job) if pool is not None else _in_thread(job))
+            return PresentItem(deadline, Kind.SKIPPED, frame0.rgba, frame0.rgba, frame0.index, frame0.epoch)
         return self._finish_middle(job()) if pool is None else pool.submit(job)
+
+    def _harvest_probes(self) -> None:
+        """Feed the skip policy the times of finished shadow probes (their images are dropped)."""
+        for probe in [probe for probe in self._probes if probe.done()]:
+            self._probes.remove(probe)
+            if probe.exception() is None:
+                self.policy.record_shadow_probe(probe.result().seconds)
 
     def _finish_middle(self, result: _MiddleResult) -> PresentItem:
         self.policy.record(result.seconds)
@@ -363,6 +374,19 @@ class _MiddleResult:
     deadline: float
 
 
+def _in_thread(job: Callable[[], _MiddleResult]) -> Future:
+    """``job`` in a daemon thread of its own (a shadow probe without a worker pool)."""
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(job())
+        except Exception as exc:  # the probe only measures: a failure leaves the policy as it was
+            future.set_exception(exc)
+    threading.Thread(target=run, name="fmsmi-probe", daemon=True).start()
+    return future
+
+
 def _synthesise(middle: MiddleFrame, frame0: SourceFrame, frame1: SourceFrame, deadline: float) -> _MiddleResult:
     started = time.perf_counter()
     image = middle(frame0, frame1)
@@ -374,8 +398,12 @@ class SkipPolicy:
 
     - *hopeless* (the estimate exceeds ``hopeless`` source frame intervals): skip them all.
       Each one would hold the original frames behind it for longer than the present
-      channel's slack, so they would be dropped too. Turning interpolation off and on again
-      (``reset``) measures again.
+      channel's slack, so they would be dropped too. Every ``probe_after`` skips (doubling
+      up to 8x while it stays hopeless) a *shadow probe* is due: the pipeline synthesizes
+      one middle frame off the presentation path, nothing waits for it, and its time
+      (``record_shadow_probe``) replaces the estimate when it is no longer hopeless: a load
+      spike at start-up no longer turns interpolation off for good. Turning interpolation
+      off and on again (``reset``) also measures again.
     - clock not running (preroll, pause, a seek): synthesize unless hopeless.
     - running: skip when ``now + estimate`` is past the deadline plus one output interval
       (it would miss its slot); after ``probe_after`` skips in a row one is tried anyway so
@@ -406,8 +434,10 @@ class SkipPolicy:
 
     def skip(self, deadline: float, now: float | None) -> bool:
         if self.hopeless:
-            skip = True
-        elif now is None:
+            self._probing = False
+            self.skipped_in_a_row += 1
+            return True
+        if now is None:
             skip = False
         elif self.skipped_in_a_row >= self.probe_after:
             skip = False
@@ -416,6 +446,21 @@ class SkipPolicy:
         self._probing = not skip and self.skipped_in_a_row > 0
         self.skipped_in_a_row = self.skipped_in_a_row + 1 if skip else 0
         return skip
+
+    def shadow_probe_due(self) -> bool:
+        """Hopeless and ``probe_after`` skips since the last probe: time one off the path now."""
+        if not self.hopeless or self.skipped_in_a_row < self.probe_after:
+            return False
+        self.skipped_in_a_row = 0
+        return True
+
+    def record_shadow_probe(self, seconds: float) -> None:
+        if seconds <= self.hopeless_after:
+            self.recent.clear()                 # the machine got faster (or the spike passed)
+            self.probe_after = self.probe_after_base
+        else:
+            self.probe_after = min(8 * self.probe_after_base, 2 * self.probe_after)
+        self.recent.append(seconds)
 
     def record(self, seconds: float) -> None:
         self.recent.append(seconds)

@@ -437,7 +437,7 @@ class Player:
     def _mode(self) -> str:
         if not self.pipeline.interpolating:
             return "1x"
-        return "2x, too slow: skipping middle frames (i i measures again)" if self.pipeline.policy.hopeless else "2x"
+        return "2x, too slow: skipping middle frames (measuring again every few seconds)" if self.pipeline.policy.hopeless else "2x"
 
     def _update_title(self) -> None:
         now = time.monotonic()
