@@ -22,11 +22,13 @@ import torch
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxscript")
 
+from fake_tensorrt import fake_tensorrt  # noqa: E402
 from fmsmi.engine.backends import trt_unavailable_reason  # noqa: E402
 from fmsmi.engine.network import VFIFMSMI, get_config  # noqa: E402
 from fmsmi.engine.op.reference import adaptive_sepconv_reference  # noqa: E402
-from fmsmi.errors import BackendUnavailable, ConfigError  # noqa: E402
 from fmsmi.export import fp16, onnx_export, reference_eval, trt_build  # noqa: E402
+
+from fmsmi.errors import BackendUnavailable, ConfigError  # noqa: E402
 
 SIZES = [(96, 64), (160, 96)]          # (width, height): 3x2 and 5x3 times lite's stride 32
 no_trt = trt_unavailable_reason()
@@ -282,55 +284,6 @@ def test_cache_dir(monkeypatch, tmp_path):
     assert trt_build.cache_dir() == tmp_path
     monkeypatch.delenv("FMSMI_CACHE")
     assert trt_build.cache_dir() == Path.home() / ".cache" / "fmsmi" / "engines"
-
-
-def fake_tensorrt(version: str) -> types.ModuleType:
-    """Just enough of the tensorrt module to drive build_engine / load_or_build_engine."""
-    trt = types.ModuleType("tensorrt")
-    trt.__version__ = version
-    trt.calls = calls = {"parsed": [], "flags": [], "builder_flags": [], "profiles": []}
-
-    class ILogger:
-        Severity = types.SimpleNamespace(INTERNAL_ERROR=0, ERROR=1, WARNING=2, INFO=3, VERBOSE=4)
-
-        def __init__(self):
-            pass
-
-    class Config:
-        def set_memory_pool_limit(self, *args): pass
-        def set_flag(self, flag): calls["builder_flags"].append(flag)
-        def add_optimization_profile(self, profile): calls["profiles"].append(profile.shapes)
-        def create_timing_cache(self, data): return data
-        def set_timing_cache(self, cache, ignore_mismatch): pass
-        def get_timing_cache(self): return types.SimpleNamespace(serialize=lambda: b"timing")
-
-    class Optimization:
-        def __init__(self): self.shapes = {}
-        def set_shape(self, name, *shapes): self.shapes[name] = shapes
-
-    class Builder:
-        def __init__(self, logger): pass
-        def create_network(self, flags): calls["flags"].append(flags); return object()
-        def create_builder_config(self): return Config()
-        def create_optimization_profile(self): return Optimization()
-        def build_serialized_network(self, network, config): return b"engine"
-
-    class OnnxParser:
-        num_errors = 0
-        def __init__(self, network, logger): pass
-        def parse_from_file(self, path):
-            calls["parsed"].append(fp16.is_fp16_graph(onnx.load(path)))
-            return True
-
-    class Runtime:
-        def __init__(self, logger): pass
-        def deserialize_cuda_engine(self, data): return "ENGINE" if data == b"engine" else None
-
-    trt.ILogger, trt.Builder, trt.OnnxParser, trt.Runtime = ILogger, Builder, OnnxParser, Runtime
-    trt.NetworkDefinitionCreationFlag = types.SimpleNamespace(STRONGLY_TYPED=5)
-    trt.BuilderFlag = types.SimpleNamespace(FP16="FP16") if version.startswith("10.") else types.SimpleNamespace()
-    trt.MemoryPoolType = types.SimpleNamespace(WORKSPACE=0)
-    return trt
 
 
 @pytest.mark.parametrize("version", ["10.13.0.35", "11.4.0.106"])

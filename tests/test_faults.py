@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 from corpus import _write_frames, find_box
 from display_env import open_display
+from fake_tensorrt import fake_tensorrt
 from forkrun import PRELOAD, TIME_LIMIT, ForkServer, Job, child_env, error_lines
 from media import make_clip
 
@@ -396,60 +397,6 @@ def test_decode_thread_raising_in_the_player(display, clips, monkeypatch):
 
 
 # -- engine cache ----------------------------------------------------------------------------------
-
-def fake_tensorrt(version: str = "10.13.0.35") -> types.ModuleType:
-    """Just enough of tensorrt for load_or_build_engine: a builder that returns b"engine" and
-    a runtime that deserializes only that (anything else: None, or TypeError for b"raise")."""
-    trt = types.ModuleType("tensorrt")
-    trt.__version__ = version
-    trt.builds = 0
-
-    class ILogger:
-        Severity = types.SimpleNamespace(INTERNAL_ERROR=0, ERROR=1, WARNING=2, INFO=3, VERBOSE=4)
-
-        def __init__(self):
-            pass
-
-    class Config:
-        def set_memory_pool_limit(self, *args): pass
-        def set_flag(self, flag): pass
-        def add_optimization_profile(self, profile): pass
-        def create_timing_cache(self, data): return data
-        def set_timing_cache(self, cache, ignore_mismatch): pass
-        def get_timing_cache(self): return types.SimpleNamespace(serialize=lambda: b"timing")
-
-    class Optimization:
-        def set_shape(self, name, *shapes): pass
-
-    class Builder:
-        def __init__(self, logger): pass
-        def create_network(self, flags): return object()
-        def create_builder_config(self): return Config()
-        def create_optimization_profile(self): return Optimization()
-
-        def build_serialized_network(self, network, config):
-            trt.builds += 1
-            return b"engine"
-
-    class OnnxParser:
-        num_errors = 0
-        def __init__(self, network, logger): pass
-        def parse_from_file(self, path): return True
-
-    class Runtime:
-        def __init__(self, logger): pass
-
-        def deserialize_cuda_engine(self, data):
-            if data == b"raise":
-                raise TypeError("deserialize_cuda_engine(): incompatible function arguments")
-            return "ENGINE" if data == b"engine" else None
-
-    trt.ILogger, trt.Builder, trt.OnnxParser, trt.Runtime = ILogger, Builder, OnnxParser, Runtime
-    trt.NetworkDefinitionCreationFlag = types.SimpleNamespace(STRONGLY_TYPED=5)
-    trt.BuilderFlag = types.SimpleNamespace(FP16="FP16")
-    trt.MemoryPoolType = types.SimpleNamespace(WORKSPACE=0)
-    return trt
-
 
 @pytest.fixture
 def engine_setup(tmp_path, monkeypatch):
