@@ -94,8 +94,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args()
+    from fmsmi.engine.host_memory import tune_malloc
     from fmsmi.engine.network import CONFIGS
     from fmsmi.engine.weights import shipped_weights
+
+    tune_malloc()       # as the CLI does (engine/host_memory.py)
 
     workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     models = [name for name in CONFIGS if shipped_weights(name) is not None]
