@@ -427,7 +427,8 @@ def test_parallel_workers_keep_up_with_a_slow_interpolator_in_order(display, cli
         assert stats["frames_shown"] >= 0.9 * 150 and len(interpolated) >= 0.8 * 75, stats
 
 
-def test_interpolation_comes_back_after_a_slow_start(display, clips):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_interpolation_comes_back_after_a_slow_start(display, clips, workers):
     """The warm-up measures 200 ms a middle frame (over 4 source intervals: hopeless), then
     the machine is fast: a shadow probe after a second of skips sees it and the 2x stream
     resumes, instead of staying at the source rate until `i` is pressed twice."""
@@ -436,12 +437,12 @@ def test_interpolation_comes_back_after_a_slow_start(display, clips):
 
     def slow_then_fast(frame0, frame1):
         calls.append(None)
-        if len(calls) <= 2:                 # the two warm-up calls
+        if len(calls) <= 2 * workers:       # the two warm-up calls of each worker
             time.sleep(0.2)
         return average(frame0, frame1)
 
     kinds: list = []
-    player = make_player(clip.path, duration=2.5, workers=1, interpolate=slow_then_fast,
+    player = make_player(clip.path, duration=2.5, workers=workers, interpolate=slow_then_fast,
                          on_present=lambda item, window: kinds.append(item.kind))
     stats = player.run()
     assert Kind.INTERPOLATED in kinds, stats
