@@ -24,24 +24,18 @@ else was running when you quote them.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import statistics
 import time
 
 import torch
+from engine_speed import parse_size  # bench/ is the script's folder: first on sys.path
 from fmsmi.engine.host_memory import tune_malloc
 from fmsmi.engine.interpolator import build_network
 from fmsmi.engine.network.model import pyramid
 from fmsmi.engine.op import native, synthesis
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise SystemExit(f"--size {text!r}: expected WxH, e.g. 640x360") from None
-    return width, height
 
 
 def median_ms(call, repeat: int) -> float:
@@ -70,11 +64,11 @@ def parts(network, frame0: torch.Tensor, frame1: torch.Tensor) -> dict:
     for head, raw in zip(network.heads, raws):
         level, taps, dilation = head.head.level, head.head.taps, head.head.dilation
         if fused:
-            calls[f"synthesis L{level}"] = (lambda i0, i1, r, t, d: lambda: synthesis.fused_synthesis(i0, i1, r, t, d))(
-                images0[level], images1[level], raw, taps, dilation)
+            calls[f"synthesis L{level}"] = functools.partial(synthesis.fused_synthesis, images0[level],
+                                                             images1[level], raw, taps, dilation)
         else:
-            calls[f"synthesis L{level}"] = (lambda h, i0, i1, r: lambda: network.compose(h, i0, i1, r))(
-                head, images0[level], images1[level], raw)
+            calls[f"synthesis L{level}"] = functools.partial(network.compose, head, images0[level],
+                                                             images1[level], raw)
     finest = min(scales)
     calls["refine"] = lambda: network.refine(scales, base=scales[finest])
     calls["forward"] = lambda: network(frame0, frame1)
