@@ -22,7 +22,7 @@ import av
 import numpy as np
 import pytest
 from corpus import CORPUS, make_corrupt_packets, make_mdat_cut
-from display_env import open_display
+from display_env import DISPLAY_VARIABLES, open_display
 from fmsmi.player.media import VideoDecoder, probe
 from forkrun import PRELOAD, TIME_LIMIT, ForkServer, Job, child_env, error_lines
 from media import make_clip, read_video
@@ -43,7 +43,7 @@ def check_clean_failure(result, command: str, path: Path, cause: str) -> None:
 @pytest.fixture(scope="module")
 def display():
     _, stop = open_display()
-    yield {name: os.environ[name] for name in ("DISPLAY", "PYOPENGL_PLATFORM") if name in os.environ}
+    yield {name: os.environ[name] for name in DISPLAY_VARIABLES if name in os.environ}
     stop()
 
 

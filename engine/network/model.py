@@ -156,14 +156,12 @@ class VFIFMSMI(nn.Module):
         raws: list[torch.Tensor | None] = [None] * len(self.heads)
         shared: dict[int, list[int]] = {}
         for index, head_module in enumerate(self.heads):
+            level = self._feature_level(head_module.head.level)
             if isinstance(head_module.body, nn.Identity):
-                shared.setdefault(self._feature_level(head_module.head.level), []).append(index)
+                shared.setdefault(level, []).append(index)
             else:
-                raws[index] = head_module.predict(features[self._feature_level(head_module.head.level)])
+                raws[index] = head_module.predict(features[level])
         for level, indices in shared.items():
-            if len(indices) == 1:
-                raws[indices[0]] = self.heads[indices[0]].predict(features[level])
-                continue
             outs = [self.heads[index].out for index in indices]
             stacked = F.conv2d(features[level], torch.cat([out.weight for out in outs]),
                                torch.cat([out.bias for out in outs]), padding=1)

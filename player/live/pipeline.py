@@ -434,10 +434,8 @@ class SkipPolicy:
 
     def skip(self, deadline: float, now: float | None) -> bool:
         if self.hopeless:
-            self._probing = False
-            self.skipped_in_a_row += 1
-            return True
-        if now is None:
+            skip = True
+        elif now is None:
             skip = False
         elif self.skipped_in_a_row >= self.probe_after:
             skip = False
@@ -455,15 +453,17 @@ class SkipPolicy:
         return True
 
     def record_shadow_probe(self, seconds: float) -> None:
-        if seconds <= self.hopeless_after:
+        fast = seconds <= self.hopeless_after
+        if fast:
             self.recent.clear()                 # the machine got faster (or the spike passed)
-            self.probe_after = self.probe_after_base
-        else:
-            self.probe_after = min(8 * self.probe_after_base, 2 * self.probe_after)
         self.recent.append(seconds)
+        self._after_probe(fast)
 
     def record(self, seconds: float) -> None:
         self.recent.append(seconds)
         if self._probing:
-            fast = seconds <= self.frame_interval
-            self.probe_after = self.probe_after_base if fast else min(8 * self.probe_after_base, 2 * self.probe_after)
+            self._after_probe(seconds <= self.frame_interval)
+
+    def _after_probe(self, fast: bool) -> None:
+        """A fast probe restores the probe interval; a slow one doubles it, up to 8x."""
+        self.probe_after = self.probe_after_base if fast else min(8 * self.probe_after_base, 2 * self.probe_after)
