@@ -29,7 +29,12 @@ def shipped_weights(model: str) -> Path | None:
 
 
 def config_dict(config: NetworkConfig) -> dict:
-    return dataclasses.asdict(config)
+    """The config as stored in a weight file. A network without motion pre-alignment
+    stores no ``motion`` key, as files written before the option existed."""
+    fields = dataclasses.asdict(config)
+    if fields.get("motion") is None:
+        fields.pop("motion", None)
+    return fields
 
 
 def save_weights(path: Path, config: NetworkConfig, state_dict: dict, meta: dict | None = None) -> None:

@@ -21,6 +21,12 @@ Which ops need fp32 (the decision, for this network):
   accumulation is known to break (``Softmax``, ``Reduce*``, ``Exp``, ``Log``, ``Pow``, the
   normalisations) — run as fp32 islands: ``Cast`` to fp32 in front, ``Cast`` back to fp16
   behind. VFI_FMSMI has none of them.
+- **Sampling positions.** ``GridSample`` reads its grid as pixel positions (the motion
+  pre-alignment's, engine/network/motion.py): in fp16 a normalised position of a 3840-wide
+  frame is only good to about a pixel. Every node on the data path that computes a grid
+  (for VFI_FMSMI: the whole motion search, from the grey frames on) and the ``GridSample``
+  itself form an fp32 *region*: Casts to fp32 where fp16 data enters it, to fp16 where its
+  results leave it, fp32 inside (no round trip between its nodes).
 - **Not** islands: ``AdaptiveSepConv`` takes fp16 tensors and accumulates (and computes
   its indices) in fp32 inside the op (DESIGN.md §2), so it needs no Casts; ``Conv``,
   ``PRelu``, ``Sigmoid``, ``Resize``, ``AveragePool`` (at most 8x8 frame pixels in [0,1]),
@@ -49,6 +55,9 @@ FP32_OPS = frozenset({
 
 # Inputs (by position) that the ONNX spec types as float32 regardless of the data type.
 FP32_INPUTS = {"Resize": {1, 2}, "Upsample": {1}}
+
+# Inputs (by position) whose computation, and the op itself, run in fp32 (the fp32 region).
+FP32_PATHS = {"GridSample": {1}}
 
 # Ops whose outputs never carry the input values' type (pure shape queries).
 SHAPE_OPS = frozenset({"Shape", "Size"})
@@ -79,6 +88,9 @@ def convert_to_fp16(model, fp32_ops: frozenset[str] = FP32_OPS):
             # outputs of unknown type (custom ops without inference) follow their inputs
             data.update(out for out in node.output if out and elem_type.get(out, FLOAT) == FLOAT)
 
+    region = _fp32_region(graph, data)
+    fp32_tensors = {out for node in graph.node if node.output[0] in region for out in node.output if out in data}
+
     # 2. Weights: float initializers and Constant outputs consumed on the data path.
     consumers: dict[str, list[tuple]] = {}
     for node in graph.node:
@@ -89,7 +101,8 @@ def convert_to_fp16(model, fp32_ops: frozenset[str] = FP32_OPS):
 
     def wants_fp16(node, index) -> bool:
         on_path = node.op_type not in SHAPE_OPS and any(name in data for name in node.input)
-        return on_path and index not in FP32_INPUTS.get(node.op_type, ()) and node.op_type not in fp32_ops
+        return (on_path and node.output[0] not in region and index not in FP32_INPUTS.get(node.op_type, ())
+                and node.op_type not in fp32_ops)
 
     new_nodes: list = []
     for name in [*initializers, *constants]:
@@ -129,6 +142,14 @@ def convert_to_fp16(model, fp32_ops: frozenset[str] = FP32_OPS):
         if not on_path:
             rebuilt.append(node)
             continue
+        if node.output[0] in region:
+            for index, name in enumerate(node.input):
+                if name in data and name not in fp32_tensors:
+                    cast = f"{name}__fp32_for_{node.name or node.op_type}_{index}"
+                    rebuilt.append(helper.make_node("Cast", [name], [cast], to=FLOAT, name=f"{cast}_cast"))
+                    node.input[index] = cast
+            rebuilt.append(node)
+            continue
         island = node.op_type in fp32_ops
         for index, name in enumerate(node.input):
             if not name:
@@ -138,7 +159,7 @@ def convert_to_fp16(model, fp32_ops: frozenset[str] = FP32_OPS):
                 cast = f"{name}__fp32_for_{node.name or node.op_type}_{index}"
                 rebuilt.append(helper.make_node("Cast", [name], [cast], to=FLOAT, name=f"{cast}_cast"))
                 node.input[index] = cast
-            elif not needs_fp32 and name not in data and elem_type.get(name) == FLOAT:
+            elif not needs_fp32 and (name in fp32_tensors or (name not in data and elem_type.get(name) == FLOAT)):
                 # an fp32 value computed off the data path (shape math) meeting fp16 data
                 cast = f"{name}__fp16_for_{node.name or node.op_type}_{index}"
                 rebuilt.append(helper.make_node("Cast", [name], [cast], to=FLOAT16, name=f"{cast}_cast"))
@@ -156,7 +177,7 @@ def convert_to_fp16(model, fp32_ops: frozenset[str] = FP32_OPS):
     graph.node.extend(rebuilt)
 
     for value in [*graph.input, *graph.output, *graph.value_info]:
-        if value.name in data and value.type.tensor_type.elem_type == FLOAT:
+        if value.name in data and value.name not in fp32_tensors and value.type.tensor_type.elem_type == FLOAT:
             value.type.tensor_type.elem_type = FLOAT16
     _set_precision(model, "fp16")
     onnx.checker.check_model(model)
@@ -165,9 +186,43 @@ def convert_to_fp16(model, fp32_ops: frozenset[str] = FP32_OPS):
     return model
 
 
+def _fp32_region(graph, data: set[str]) -> set[str]:
+    """First output names (a stable key: protobuf hands out new wrappers) of the data-path nodes that compute an input named in FP32_PATHS, and of the
+    ops that read it (see the module docstring)."""
+    producer = {out: node for node in graph.node for out in node.output if out}
+    region: set[str] = set()
+    pending = []
+    for node in graph.node:
+        for index in FP32_PATHS.get(node.op_type, ()):
+            if index < len(node.input) and node.input[index] in data:
+                region.add(node.output[0])
+                pending.append(node.input[index])
+    while pending:
+        node = producer.get(pending.pop())
+        if node is None or node.output[0] in region or node.op_type in SHAPE_OPS:
+            continue
+        region.add(node.output[0])
+        pending.extend(name for name in node.input if name in data)
+    return region
+
+
+def fp32_region(model) -> list[str]:
+    """Names of the nodes of a graph (fp32 or fp16) in its fp32 region."""
+    graph = model.graph
+    data: set[str] = {v.name for v in graph.input}
+    for node in graph.node:
+        if node.op_type not in SHAPE_OPS and any(name in data for name in node.input):
+            data.update(out for out in node.output if out)
+    region = _fp32_region(graph, data)
+    return [node.name or node.op_type for node in graph.node if node.output[0] in region]
+
+
 def fp32_islands(model) -> list[str]:
-    """Names of the nodes of an fp16 graph that run in fp32 between Casts."""
-    return [node.name or node.op_type for node in model.graph.node if node.op_type in FP32_OPS]
+    """Names of the nodes of an fp16 graph that run in fp32 between Casts (outside the
+    fp32 region)."""
+    region = set(fp32_region(model))
+    return [node.name or node.op_type for node in model.graph.node
+            if node.op_type in FP32_OPS and (node.name or node.op_type) not in region]
 
 
 def is_fp16_graph(model) -> bool:

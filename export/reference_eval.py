@@ -88,8 +88,58 @@ class Conv(_StandardConv):
         return (out.astype(np.float16),)
 
 
+class GatherElements(OpRun):
+    """``GatherElements`` by ``np.take_along_axis``: the standard reference goes through
+    ``np.choose``, which takes at most 64 choices (the motion search gathers from whole
+    frames)."""
+
+    op_domain = ""
+
+    def _run(self, data, indices, axis=None):
+        axis = int(axis or 0)
+        indices = np.where(indices < 0, indices + data.shape[axis], indices)
+        return (np.take_along_axis(data, indices, axis=axis),)
+
+
+class GridSample(OpRun):
+    """``GridSample`` (2-D, bilinear, border padding: what the motion pre-alignment emits),
+    vectorised; the standard reference loops over pixels in Python and does not take opset
+    16's mode name "bilinear"."""
+
+    op_domain = ""
+
+    def _run(self, X, grid, mode=None, padding_mode=None, align_corners=None):
+        mode = mode.decode() if isinstance(mode, bytes) else (mode or "linear")
+        padding_mode = padding_mode.decode() if isinstance(padding_mode, bytes) else (padding_mode or "zeros")
+        if mode not in ("bilinear", "linear") or padding_mode != "border" or X.ndim != 4:
+            raise ConfigError(f"GridSample mode={mode!r} padding_mode={padding_mode!r} on a {X.ndim}-D input: "
+                              "expected 2-D bilinear with border padding")
+        height, width = X.shape[-2:]
+        grid = grid.astype(np.float32)
+
+        def unnormalise(coordinate, size):
+            if align_corners:
+                return (coordinate + 1) * 0.5 * (size - 1)
+            return ((coordinate + 1) * size - 1) * 0.5
+
+        x = np.clip(unnormalise(grid[..., 0], width), 0, width - 1)      # (N,h,w)
+        y = np.clip(unnormalise(grid[..., 1], height), 0, height - 1)
+        x0, y0 = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
+        x1, y1 = np.minimum(x0 + 1, width - 1), np.minimum(y0 + 1, height - 1)
+        fx, fy = (x - x0)[:, None], (y - y0)[:, None]
+        batch = np.arange(X.shape[0])[:, None, None]
+        data = X.astype(np.float32)
+
+        def at(rows, cols):
+            return data[batch, :, rows, cols].transpose(0, 3, 1, 2)        # (N,C,h,w)
+
+        top = at(y0, x0) * (1 - fx) + at(y0, x1) * fx
+        bottom = at(y1, x0) * (1 - fx) + at(y1, x1) * fx
+        return ((top * (1 - fy) + bottom * fy).astype(X.dtype),)
+
+
 def evaluator(model) -> ReferenceEvaluator:
-    return ReferenceEvaluator(model, new_ops=[AdaptiveSepConv, Conv])
+    return ReferenceEvaluator(model, new_ops=[AdaptiveSepConv, Conv, GatherElements, GridSample])
 
 
 def run_onnx(model, frame0: np.ndarray, frame1: np.ndarray, session: ReferenceEvaluator | None = None) -> np.ndarray:

@@ -93,10 +93,13 @@ def test_average_frames_rounds_half_up():
 
 
 def write_triplet(frame0, frame1, truth, seed=0):
+    """A still scene (frame1 = frame0: the motion search finds nothing, so the untrained
+    network is exactly frame averaging) and a random truth."""
     rng = np.random.default_rng(seed)
-    for path in (frame0, frame1, truth):
+    still = rng.integers(0, 256, (*SIZE, 3), dtype=np.uint8)
+    for path, image in ((frame0, still), (frame1, still), (truth, rng.integers(0, 256, (*SIZE, 3), dtype=np.uint8))):
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_image(path, rng.integers(0, 256, (*SIZE, 3), dtype=np.uint8))
+        write_image(path, image)
 
 
 def make_input_gt(root, inputs="input", truths="gt", names=("alpha", "beta")):

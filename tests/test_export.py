@@ -84,12 +84,18 @@ def test_graph_interface(graphs, precision):
         assert tensor.elem_type == elem
         dims = [d.dim_param or d.dim_value for d in tensor.shape.dim]
         assert dims == ["batch", 3, "height", "width"]
-    float_weights = {init.data_type for init in model.graph.initializer} - {onnx.TensorProto.INT64}
+    # the learned weights follow the precision (shape math and the motion search's fp32
+    # region keep fp32 constants of their own)
+    learned = {name for node in model.graph.node if node.op_type in ("Conv", "PRelu") for name in node.input[1:]}
+    float_weights = {init.data_type for init in model.graph.initializer if init.name in learned}
     assert float_weights == {elem}
     assert onnx_export.metadata(model)["fmsmi.multiple"] == "32"
     assert onnx_export.metadata(model)["fmsmi.precision"] == precision
     if precision == "fp16":
-        assert fp16.fp32_islands(model) == []          # VFI_FMSMI has no op that needs fp32
+        assert fp16.fp32_islands(model) == []          # no op outside the region needs fp32
+        region = set(fp16.fp32_region(model))
+        kinds = {n.op_type for n in model.graph.node if (n.name or n.op_type) in region}
+        assert "GridSample" in kinds and "Conv" not in kinds
 
 
 def check_sepconv_nodes(model, config) -> None:
@@ -103,8 +109,18 @@ def check_sepconv_nodes(model, config) -> None:
         got.append((attributes["kernel_size"], attributes["dilation"]))
     assert sorted(got) == sorted(expected)
     assert {o.domain: o.version for o in model.opset_import}["fmsmi"] == 1
-    # nothing of the op's PyTorch implementation leaked into the graph
-    assert not {n.op_type for n in model.graph.node} & {"Gather", "Pad", "Loop", "Unfold"}
+    # nothing of the op's PyTorch implementation leaked into the graph (the motion search,
+    # the fp32 region, gathers and pads frames of its own)
+    region = set(fp16.fp32_region(model))
+    data = {v.name for v in model.graph.input}
+    outside = set()
+    for node in model.graph.node:
+        if node.op_type != "Shape" and any(name in data for name in node.input):
+            data.update(node.output)
+            if (node.name or node.op_type) not in region:
+                outside.add(node.op_type)
+    assert not outside & {"Gather", "Pad", "Loop", "Unfold"}
+    assert bool(region) == (config.motion is not None)
 
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])

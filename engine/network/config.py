@@ -24,6 +24,34 @@ class HeadConfig:
 
 
 @dataclass(frozen=True)
+class MotionConfig:
+    """Motion pre-alignment (motion.py): an exhaustive search of +-``radius`` pixels at
+    ``coarse_level``, refined +-1 pixel per level down to ``fine_level``; costs are mean
+    absolute grey differences over ``window`` x ``window`` blocks plus ``bias`` per pixel of
+    coarse half-motion (which keeps flat, ambiguous regions still)."""
+
+    coarse_level: int = 4
+    radius: int = 3
+    fine_level: int = 1
+    window: int = 13
+    bias: float = 0.015
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.fine_level <= self.coarse_level:
+            raise ConfigError(f"motion fine_level={self.fine_level}: expected 0..coarse_level={self.coarse_level}")
+        if self.radius < 1:
+            raise ConfigError(f"motion radius={self.radius}: expected >= 1")
+        if self.window < 1 or self.window % 2 == 0:
+            raise ConfigError(f"motion window={self.window}: expected an odd number >= 1")
+        if self.bias < 0:
+            raise ConfigError(f"motion bias={self.bias}: expected >= 0")
+
+    def reach(self) -> int:
+        """Largest full-resolution motion between the two frames the search can find."""
+        return 2 * (self.radius * 2 ** self.coarse_level + 2 ** self.coarse_level - 2 ** self.fine_level)
+
+
+@dataclass(frozen=True)
 class NetworkConfig:
     """Architecture of VFI_FMSMI (DESIGN.md §1)."""
 
@@ -39,6 +67,7 @@ class NetworkConfig:
     refine_columns: int               # columns in each half of the GridNet
     refine_convs: int = 2             # convolutions per GridNet block
     head_body: bool = True            # a conv+PReLU before each kernel head's output conv
+    motion: MotionConfig | None = None  # motion pre-alignment of both frames (motion.py)
 
     def __post_init__(self) -> None:
         if len(self.encoder_widths) < 2:
@@ -126,6 +155,7 @@ CONFIGS: dict[str, NetworkConfig] = {
         refine_columns=1,
         refine_convs=1,
         head_body=False,
+        motion=MotionConfig(),
     ),
 }
 

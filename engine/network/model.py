@@ -17,6 +17,7 @@ from fmsmi.engine.op import synthesis
 from .blocks import ConvBlock, Down, Up, conv, upsample
 from .config import HeadConfig, NetworkConfig
 from .gridnet import GridNet
+from .motion import align
 
 SepConv = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], torch.Tensor]
 
@@ -192,6 +193,8 @@ class VFIFMSMI(nn.Module):
         return occlusion * warped0 + (1 - occlusion) * warped1
 
     def forward(self, frame0: torch.Tensor, frame1: torch.Tensor, return_scales: bool = False):
+        if self.config.motion is not None:
+            frame0, frame1 = align(frame0, frame1, self.config.motion)
         features = self.features(frame0, frame1)
         scales = self.synthesize(frame0, frame1, features)
         finest = min(scales)

@@ -1,0 +1,123 @@
+"""Motion pre-alignment (engine/network/motion.py): the bilateral field and the warp."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from fmsmi.engine.network.config import MotionConfig
+from fmsmi.engine.network.motion import align, box, half_motion
+from fmsmi.errors import ConfigError
+
+CONFIG = MotionConfig()
+# the field is searched down to 1/2^fine_level: half-motions come in steps of that many pixels
+STEP = 2 ** CONFIG.fine_level
+
+
+def texture(height: int, width: int, seed: int = 0) -> torch.Tensor:
+    """(1,3,H,W) random mosaic with edges at 4, 16 and 64 pixels (like a photograph's
+    objects and texture): block matching has contrast to lock on at every level, and no
+    two places look alike."""
+    generator = torch.Generator().manual_seed(seed)
+    image = torch.zeros(1, 3, height, width)
+    for scale, weight in ((4, 0.2), (16, 0.3), (64, 0.5)):
+        tiles = torch.rand(1, 3, height // scale + 3, width // scale + 3, generator=generator)
+        layer = torch.nn.functional.interpolate(tiles, scale_factor=scale, mode="nearest")
+        image += layer[..., scale // 2:scale // 2 + height, scale // 2:scale // 2 + width] * weight
+    return image.clamp(0, 1)
+
+
+def shifted(image: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Content moved by (dy, dx) (replicate border)."""
+    height, width = image.shape[-2:]
+    rows = (torch.arange(height) - dy).clamp(0, height - 1)
+    cols = (torch.arange(width) - dx).clamp(0, width - 1)
+    return image[..., rows, :][..., cols]
+
+
+@pytest.mark.parametrize("dy,dx", [(0, 24), (-16, 8), (18, -40), (6, 6), (40, 64)])
+def test_global_motion_is_found_and_both_frames_meet_in_the_middle(dy, dx):
+    """Camera-like motion of a 512x288 frame (the field is smooth: windows of 13 blocks)."""
+    big = texture(288, 512)
+    frame0, frame1 = big, shifted(big, dy, dx)
+    motion = half_motion(frame0, frame1, CONFIG)
+    inner = (slice(None), slice(None), slice(96, 192), slice(128, 384))
+    error = torch.maximum((motion[inner][:, 0] - dy / 2).abs(), (motion[inner][:, 1] - dx / 2).abs()).flatten()
+    # block matching on flat tiles has an aperture problem: judge the bulk, not every pixel
+    assert error.median() <= STEP / 2 and error.quantile(0.95) <= STEP
+    aligned0, aligned1 = align(frame0, frame1, CONFIG)
+    before = (frame0 - frame1)[inner].abs().mean()
+    after = (aligned0 - aligned1)[inner].abs().mean()
+    assert after < 0.5 * before
+    middle = shifted(big, dy // 2, dx // 2)       # both frames became (nearly) the middle frame
+    assert (aligned0 - middle)[inner].abs().mean() < 0.5 * (frame0 - middle)[inner].abs().mean()
+    assert (aligned1 - middle)[inner].abs().mean() < 0.5 * (frame1 - middle)[inner].abs().mean()
+
+
+def test_still_frames_are_left_exactly_as_they_are():
+    frame = texture(96, 128)
+    motion = half_motion(frame, frame.clone(), CONFIG)
+    assert motion.abs().max() == 0
+    aligned0, aligned1 = align(frame, frame.clone(), CONFIG)
+    torch.testing.assert_close(aligned0, frame, atol=1e-5, rtol=0)     # grid_sample's rounding
+    torch.testing.assert_close(aligned1, frame, atol=1e-5, rtol=0)
+
+
+def test_a_small_moving_object_leaves_the_background_still():
+    """The field follows what fills its windows: a small object's motion is left to the
+    kernels, and the still background around it is not dragged along."""
+    background = texture(288, 512, seed=1)
+    sprite = texture(32, 32, seed=2)
+    frame0, frame1 = background.clone(), background.clone()
+    frame0[..., 128:160, 200:232] = sprite
+    frame1[..., 128:160, 224:256] = sprite            # 24 px to the right
+    motion = half_motion(frame0, frame1, CONFIG)
+    assert motion.abs().max() <= STEP
+    assert motion[0, :, :, 360:].abs().max() == 0
+
+
+def test_the_motion_search_reaches_what_its_config_says():
+    # the coarse search's +-3 blocks of 16 px, then +-1 pixel at 1/8, 1/4 and 1/2; x2: both frames
+    assert CONFIG.reach() == 2 * (3 * 16 + 8 + 4 + 2)
+    big = texture(256, 384)
+    for dx in (CONFIG.reach() - 24, CONFIG.reach() + 24):    # within reach, beyond it
+        motion = half_motion(big, shifted(big, 0, dx), CONFIG)
+        found = abs(motion[0, 1, 96:160, 160:224].median().item() - dx / 2) <= STEP
+        assert found == (dx <= CONFIG.reach())
+
+
+def test_small_frames_pass_through():
+    frame0, frame1 = torch.rand(1, 3, 8, 12), torch.rand(1, 3, 8, 12)
+    aligned0, aligned1 = align(frame0, frame1, CONFIG)
+    assert aligned0 is frame0 and aligned1 is frame1
+
+
+def test_batch_items_are_independent():
+    a, b = texture(64, 96, seed=3), texture(64, 96, seed=4)
+    batch = half_motion(torch.cat([a, b]), torch.cat([shifted(a, 0, 8), shifted(b, 6, 0)]), CONFIG)
+    torch.testing.assert_close(batch[:1], half_motion(a, shifted(a, 0, 8), CONFIG))
+    torch.testing.assert_close(batch[1:], half_motion(b, shifted(b, 6, 0), CONFIG))
+
+
+@pytest.mark.parametrize("window", [1, 3, 13])
+def test_box_is_the_mean_over_the_window_inside_the_image(window):
+    values = torch.rand(2, 3, 9, 17, dtype=torch.float64)
+    expected = torch.nn.functional.avg_pool2d(values, window, stride=1, padding=window // 2, count_include_pad=False)
+    torch.testing.assert_close(box(values, window), expected)
+
+
+@pytest.mark.parametrize("change,match", [
+    (dict(fine_level=5), "fine_level"), (dict(radius=0), "radius"), (dict(window=4), "window"),
+    (dict(bias=-1.0), "bias")])
+def test_bad_motion_config_is_refused(change, match):
+    with pytest.raises(ConfigError, match=match):
+        MotionConfig(**change)
+
+
+def test_no_gradient_flows_into_the_field_but_into_the_frames():
+    frame0 = texture(64, 64).requires_grad_()
+    frame1 = shifted(texture(64, 64), 0, 6).requires_grad_()
+    aligned0, aligned1 = align(frame0, frame1, CONFIG)
+    (aligned0.sum() + aligned1.sum()).backward()
+    assert np.isfinite(frame0.grad.numpy()).all() and frame0.grad.abs().sum() > 0
