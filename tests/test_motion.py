@@ -8,6 +8,7 @@ import torch
 
 from fmsmi.engine.network.config import MotionConfig
 from fmsmi.engine.network.motion import align, box, half_motion
+from fmsmi.engine.op import alignment
 from fmsmi.errors import ConfigError
 
 CONFIG = MotionConfig()
@@ -36,7 +37,7 @@ def shifted(image: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     return image[..., rows, :][..., cols]
 
 
-@pytest.mark.parametrize("dy,dx", [(0, 24), (-16, 8), (18, -40), (6, 6), (40, 64)])
+@pytest.mark.parametrize("dy,dx", [(0, 24), (-16, 8), (18, -40), (8, 8), (40, 64)])
 def test_global_motion_is_found_and_both_frames_meet_in_the_middle(dy, dx):
     """Camera-like motion of a 512x288 frame (the field is smooth: windows of 13 blocks)."""
     big = texture(288, 512)
@@ -121,3 +122,66 @@ def test_no_gradient_flows_into_the_field_but_into_the_frames():
     aligned0, aligned1 = align(frame0, frame1, CONFIG)
     (aligned0.sum() + aligned1.sum()).backward()
     assert np.isfinite(frame0.grad.numpy()).all() and frame0.grad.abs().sum() > 0
+
+
+native_missing = alignment.unavailable_reason()
+
+
+def noisy_pair(dy: int, dx: int, size: tuple[int, int]):
+    """A batch of two pairs (the second its reverse, darker): a mosaic with sensor-like noise
+    (a flat mosaic is full of exact cost ties) moving by (dy, dx), a still object on top."""
+    generator = torch.Generator().manual_seed(7)
+    big = (texture(*size, seed=5) + 0.03 * torch.rand(1, 3, *size, generator=generator)).clamp(0, 1)
+    frame0 = big.clone()
+    frame0[..., 40:90, 60:120] = texture(50, 60, seed=6)
+    frame1 = shifted(big, dy, dx)
+    frame1[..., 40:90, 60:120] = frame0[..., 40:90, 60:120]
+    return torch.cat([frame0, frame1 * 0.9]), torch.cat([frame1, frame0 * 0.9])
+
+
+@pytest.mark.skipif(native_missing is not None, reason=f"native alignment: {native_missing}")
+@pytest.mark.parametrize("dy,dx,size", [(8, -32, (288, 512)), (0, 0, (96, 128)), (-44, 20, (360, 640)),
+                                        (4, 4, (37 * 16, 19 * 16)), (10, -30, (288, 512))])
+def test_native_alignment_is_the_pytorch_alignment(dy, dx, size):
+    """fmsmi_motion_align_f32 computes motion.align with the same arithmetic up to float
+    rounding (the field after the first refinement agrees to ~5e-7 px). Where two candidates
+    are equally good to that rounding (a motion halfway between two candidates of a level),
+    either may win, pixel by pixel: the two alignments then differ in places but align the
+    frames equally well."""
+    frames = noisy_pair(dy, dx, size)
+    with torch.no_grad():
+        expected = align(*frames, CONFIG)
+    got = alignment.fused_align(*frames, CONFIG)
+    residual = [(pair[0] - pair[1]).abs().mean().item() for pair in (expected, got)]
+    assert residual[1] <= 1.05 * residual[0] + 1e-6
+    for want, have in zip(expected, got):
+        assert ((want - have).abs() < 1e-3).float().mean() > 0.6      # 0.68-1.0 measured
+    if dy or dx:
+        assert residual[0] < 0.5 * (frames[0] - frames[1]).abs().mean().item()
+
+
+@pytest.mark.skipif(native_missing is not None, reason=f"native alignment: {native_missing}")
+def test_the_network_takes_the_native_alignment_for_cpu_inference(monkeypatch):
+    from fmsmi.engine import get_config
+    from fmsmi.engine.network import VFIFMSMI
+    calls = []
+    real = alignment.fused_align
+    monkeypatch.setattr(alignment, "fused_align", lambda *args: calls.append(1) or real(*args))
+    network = VFIFMSMI(get_config("lite")).eval()
+    frame0 = texture(64, 96)
+    frame1 = shifted(frame0, 0, 8)
+    with torch.no_grad():
+        native = network(frame0, frame1)
+    assert calls == [1]
+    composed = network(frame0, frame1).detach()      # autograd on: the PyTorch composition
+    assert calls == [1]
+    assert (native - composed).abs().max() < 1e-3
+
+
+def test_native_alignment_refuses_bad_input():
+    if native_missing is not None:
+        pytest.skip(f"native alignment: {native_missing}")
+    with pytest.raises(ConfigError, match="frame0"):
+        alignment.fused_align(torch.rand(1, 3, 32, 32, dtype=torch.float64), torch.rand(1, 3, 32, 32), CONFIG)
+    with pytest.raises(ConfigError, match="frame1.shape"):
+        alignment.fused_align(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 48), CONFIG)

@@ -11,7 +11,6 @@ import torch
 from fmsmi.engine import CONFIGS, HeadConfig, Interpolator, get_config
 from fmsmi.engine.frames import pad_to_multiple
 from fmsmi.engine.network import VFIFMSMI
-from fmsmi.engine.network.motion import align
 from fmsmi.engine.network.complexity import complexity_table
 from fmsmi.engine.weights import load_weights, save_weights
 from fmsmi.errors import ConfigError, InputError
@@ -51,7 +50,7 @@ def test_untrained_network_is_frame_averaging(model):
     with torch.no_grad():
         out = network(frame0, frame1)
         if config.motion is not None:
-            frame0, frame1 = align(frame0, frame1, config.motion)
+            frame0, frame1 = network.align(frame0, frame1)
     torch.testing.assert_close(out, (frame0 + frame1) / 2, atol=1e-6, rtol=0)
 
 

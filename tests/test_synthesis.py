@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import torch
 
 from fmsmi.engine import get_config
 from fmsmi.engine.network import VFIFMSMI
+from fmsmi.engine.network.motion import align
 from fmsmi.engine.op import adaptive_sepconv, native
 from fmsmi.engine.op.synthesis import fused_synthesis, raw_channels, reference_synthesis, unavailable_reason
 from fmsmi.errors import ConfigError, FmsmiError
@@ -158,6 +160,8 @@ def random_network(name: str) -> VFIFMSMI:
 @pytest.mark.parametrize("model,size", [("lite", (64, 96)), ("lite", (48, 80)), ("base", (32, 48))])
 def test_network_fused_path_equals_unfused(model, size):
     network = random_network(model)
+    if network.config.motion is not None:   # one alignment for both (its native twin: test_motion.py)
+        network.align = functools.partial(align, config=network.config.motion)
     frame0, frame1 = torch.rand(2, 3, *size), torch.rand(2, 3, *size)
     with torch.no_grad():
         assert network.fused_synthesis_applies(frame0)

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fmsmi.engine.op import synthesis
+from fmsmi.engine.op import alignment, synthesis
 
 from .blocks import ConvBlock, Down, Up, conv, upsample
 from .config import HeadConfig, NetworkConfig
@@ -132,19 +132,29 @@ class VFIFMSMI(nn.Module):
             features[level] = x
         return features
 
-    def fused_synthesis_applies(self, frame: torch.Tensor) -> bool:
-        """Whether synthesize() takes the native fused op: CPU fp32 inference, default sepconv.
+    def _native_inference(self, frame: torch.Tensor) -> bool:
+        """CPU fp32 inference with the default sepconv: where the native fused ops apply.
 
         Training (autograd), export (an injected sepconv), tracing and other devices or dtypes
-        keep the composition below; both compute the same function (tests/test_synthesis.py).
-        """
+        keep the PyTorch compositions; both compute the same functions (tests/test_synthesis.py,
+        tests/test_motion.py)."""
         if self._sepconv is not None or torch.is_grad_enabled():
             return False
         if torch.jit.is_tracing() or torch.compiler.is_compiling():
             return False
-        if frame.device.type != "cpu" or frame.dtype != torch.float32:
-            return False
-        return synthesis.unavailable_reason() is None
+        return frame.device.type == "cpu" and frame.dtype == torch.float32
+
+    def fused_synthesis_applies(self, frame: torch.Tensor) -> bool:
+        """Whether synthesize() takes the native fused op."""
+        return self._native_inference(frame) and synthesis.unavailable_reason() is None
+
+    def align(self, frame0: torch.Tensor, frame1: torch.Tensor):
+        """Motion pre-alignment (motion.align), natively for CPU fp32 inference."""
+        motion = self.config.motion
+        if (self._native_inference(frame0) and min(frame0.shape[-2:]) >= 2 ** motion.coarse_level
+                and alignment.unavailable_reason() is None):
+            return alignment.fused_align(frame0, frame1, motion)
+        return align(frame0, frame1, motion)
 
     def predict_raw(self, features: dict[int, torch.Tensor]) -> list[torch.Tensor]:
         """Each head's raw prediction, in ``self.heads`` order.
@@ -194,7 +204,7 @@ class VFIFMSMI(nn.Module):
 
     def forward(self, frame0: torch.Tensor, frame1: torch.Tensor, return_scales: bool = False):
         if self.config.motion is not None:
-            frame0, frame1 = align(frame0, frame1, self.config.motion)
+            frame0, frame1 = self.align(frame0, frame1)
         features = self.features(frame0, frame1)
         scales = self.synthesize(frame0, frame1, features)
         finest = min(scales)

@@ -21,6 +21,11 @@ import torch.nn.functional as F
 from .config import MotionConfig
 
 
+# A cost per pixel of refinement step, far below any real difference of block means (grey
+# levels in [0, 1]): it only decides ties, in favour of the field found so far.
+TIE_BREAK = 1e-4
+
+
 def grey(frame: torch.Tensor) -> torch.Tensor:
     """(N,3,H,W) RGB -> (N,1,H,W) luma (BT.601 weights)."""
     return 0.299 * frame[:, 0:1] + 0.587 * frame[:, 1:2] + 0.114 * frame[:, 2:3]
@@ -108,9 +113,11 @@ def refine(grey0: torch.Tensor, grey1: torch.Tensor, motion: torch.Tensor, windo
     grid = base_grid(*grey0.shape[-2:], grey0.dtype, grey0.device)
     warped0 = sample(grey0, grid - motion)
     warped1 = sample(grey1, grid + motion)
-    cost = box((shifts(warped0, 1).flip(1) - shifts(warped1, 1)).abs(), window)
-    best = cost.min(dim=1).indices                                          # (N,h,w)
     table = candidates(1, motion.dtype, motion.device)                      # (9,2)
+    cost = box((shifts(warped0, 1).flip(1) - shifts(warped1, 1)).abs(), window)
+    # where costs tie (flat regions: all zero), keep the field as it is
+    cost = cost + TIE_BREAK * table.norm(dim=1).view(1, -1, 1, 1)
+    best = cost.min(dim=1).indices                                          # (N,h,w)
     return motion + table[best].permute(0, 3, 1, 2)
 
 

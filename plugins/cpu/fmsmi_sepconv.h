@@ -70,6 +70,17 @@ FMSMI_SEPCONV_API int fmsmi_synthesis_forward_f32(
     int64_t n, int64_t c, int64_t h, int64_t w, int64_t raw_h, int64_t raw_w,
     int64_t taps, int64_t dilation, int threads);
 
+/* Motion pre-alignment (engine/network/motion.py, align): a bilateral block-matching field
+ * u at the middle frame (exhaustive +-radius search at 1/2^coarse_level, +-1 pixel refinement
+ * of the warped levels down to 1/2^fine_level, means over window x window blocks, bias per
+ * pixel of coarse half-motion), then aligned0 = frame0(x - u), aligned1 = frame1(x + u)
+ * (bilinear, border). frame0/frame1/aligned0/aligned1 (N,C,H,W) contiguous fp32, C >= 3 (grey
+ * from the first three channels), min(H, W) >= 2^coarse_level. Inference only; one thread. */
+FMSMI_SEPCONV_API int fmsmi_motion_align_f32(
+    const float* frame0, const float* frame1, float* aligned0, float* aligned1, int64_t n, int64_t c,
+    int64_t h, int64_t w, int64_t coarse_level, int64_t radius, int64_t fine_level, int64_t window,
+    float bias);
+
 /* The shared per-pixel header path (the exact math of the CUDA kernel) over every pixel;
  * slow, for testing. */
 FMSMI_SEPCONV_API int fmsmi_sepconv_forward_scalar_f32(

@@ -1,0 +1,320 @@
+// Motion pre-alignment on the CPU (fmsmi_motion_align_f32): the function of
+// engine/network/motion.py's align(), computed without PyTorch's intermediate tensors.
+//
+// The PyTorch composition spends most of its time in the block means (cumsum, gathers and
+// divisions over K candidate maps) and in materializing full-resolution grids; here each
+// level is a few passes over small single-channel maps with running sums, and the final warp
+// reads the fine field bilinearly per output pixel. Float arithmetic follows the PyTorch ops
+// (same formulas, same order where it matters); block means are running sums, not cumsums, so
+// a candidate whose cost ties another's to the last bit may be chosen differently (tests
+// compare the fields and the aligned frames, not bits).
+#include <math.h>
+#include <stdint.h>
+
+#include <algorithm>
+#include <new>
+#include <vector>
+
+#include "fmsmi_sepconv.h"
+
+namespace {
+
+// motion.TIE_BREAK: a cost per pixel of refinement step that only decides ties.
+constexpr float kTieBreak = 1e-4f;
+
+struct Map {
+  int64_t h = 0, w = 0;
+  std::vector<float> v;
+  Map() = default;
+  Map(int64_t height, int64_t width) : h(height), w(width), v(static_cast<size_t>(height * width)) {}
+  float& at(int64_t y, int64_t x) { return v[static_cast<size_t>(y * w + x)]; }
+  float at(int64_t y, int64_t x) const { return v[static_cast<size_t>(y * w + x)]; }
+  float clamped(int64_t y, int64_t x) const {
+    y = std::min(std::max<int64_t>(y, 0), h - 1);
+    x = std::min(std::max<int64_t>(x, 0), w - 1);
+    return at(y, x);
+  }
+};
+
+// grey = 0.299 R + 0.587 G + 0.114 B (motion.grey)
+Map grey(const float* frame, int64_t h, int64_t w) {
+  Map out(h, w);
+  const int64_t plane = h * w;
+  for (int64_t i = 0; i < plane; ++i) {
+    float value = 0.299f * frame[i];
+    value = value + 0.587f * frame[plane + i];
+    out.v[static_cast<size_t>(i)] = value + 0.114f * frame[2 * plane + i];
+  }
+  return out;
+}
+
+// 2x2 area average, sizes rounded down (motion.halve: pairs of rows, then pairs of columns)
+Map halve(const Map& in) {
+  Map out(in.h / 2, in.w / 2);
+  for (int64_t y = 0; y < out.h; ++y) {
+    for (int64_t x = 0; x < out.w; ++x) {
+      const float left = in.at(2 * y, 2 * x) + in.at(2 * y + 1, 2 * x);
+      const float right = in.at(2 * y, 2 * x + 1) + in.at(2 * y + 1, 2 * x + 1);
+      out.at(y, x) = (left + right) * 0.25f;
+    }
+  }
+  return out;
+}
+
+// Mean over the window x window neighbourhood inside the map (motion.box), in place, as
+// PyTorch computes it: prefix sums accumulated in double and stored as float (torch.cumsum),
+// the difference of two prefixes divided by the count, in float; rows first, then columns.
+// ``prefix`` and ``rows`` are scratch.
+void box(Map& map, int64_t window, std::vector<float>& prefix, Map& rows) {
+  const int64_t half = window / 2;
+  const int64_t h = map.h, w = map.w;
+  rows.h = h;
+  rows.w = w;
+  rows.v.resize(map.v.size());
+  prefix.assign(static_cast<size_t>((h + 1) * std::max(w, int64_t{1})), 0.0f);
+  {
+    std::vector<double> running(static_cast<size_t>(w), 0.0);
+    for (int64_t y = 0; y < h; ++y) {
+      const float* row = &map.v[static_cast<size_t>(y * w)];
+      float* out = &prefix[static_cast<size_t>((y + 1) * w)];
+      for (int64_t x = 0; x < w; ++x) {
+        running[static_cast<size_t>(x)] += row[x];
+        out[x] = static_cast<float>(running[static_cast<size_t>(x)]);
+      }
+    }
+  }
+  for (int64_t y = 0; y < h; ++y) {
+    const int64_t low = std::max<int64_t>(y - half, 0), high = std::min(y + half + 1, h);
+    const float count = static_cast<float>(high - low);
+    const float* top = &prefix[static_cast<size_t>(low * w)];
+    const float* bottom = &prefix[static_cast<size_t>(high * w)];
+    float* out = &rows.v[static_cast<size_t>(y * w)];
+    for (int64_t x = 0; x < w; ++x) out[x] = (bottom[x] - top[x]) / count;
+  }
+  std::vector<float> line(static_cast<size_t>(w + 1));
+  for (int64_t y = 0; y < h; ++y) {
+    const float* row = &rows.v[static_cast<size_t>(y * w)];
+    double running = 0.0;
+    line[0] = 0.0f;
+    for (int64_t x = 0; x < w; ++x) {
+      running += row[x];
+      line[static_cast<size_t>(x + 1)] = static_cast<float>(running);
+    }
+    float* out = &map.v[static_cast<size_t>(y * w)];
+    for (int64_t x = 0; x < w; ++x) {
+      const int64_t begin = std::max<int64_t>(x - half, 0), end = std::min(x + half + 1, w);
+      out[x] = (line[static_cast<size_t>(end)] - line[static_cast<size_t>(begin)]) / static_cast<float>(end - begin);
+    }
+  }
+}
+
+// One bilinear axis of F.interpolate(align_corners=False) from `in` to `out` samples.
+struct Axis {
+  std::vector<int64_t> i0, i1;
+  std::vector<float> w0, w1;
+  Axis(int64_t in, int64_t out) : i0(out), i1(out), w0(out), w1(out) {
+    const float scale = static_cast<float>(in) / static_cast<float>(out);
+    for (int64_t i = 0; i < out; ++i) {
+      if (in == out) {
+        i0[i] = i1[i] = i;
+        w0[i] = 1.0f;
+        w1[i] = 0.0f;
+        continue;
+      }
+      const float source = std::max(scale * (static_cast<float>(i) + 0.5f) - 0.5f, 0.0f);
+      const int64_t first = std::min(static_cast<int64_t>(floorf(source)), in - 1);
+      const float lambda = std::min(std::max(source - static_cast<float>(first), 0.0f), 1.0f);
+      i0[i] = first;
+      i1[i] = first + (first < in - 1 ? 1 : 0);
+      w0[i] = 1.0f - lambda;
+      w1[i] = lambda;
+    }
+  }
+};
+
+float bilinear_at(const Map& map, const Axis& rows, const Axis& cols, int64_t y, int64_t x) {
+  const float top = cols.w0[x] * map.at(rows.i0[y], cols.i0[x]) + cols.w1[x] * map.at(rows.i0[y], cols.i1[x]);
+  const float bottom = cols.w0[x] * map.at(rows.i1[y], cols.i0[x]) + cols.w1[x] * map.at(rows.i1[y], cols.i1[x]);
+  return rows.w0[y] * top + rows.w1[y] * bottom;
+}
+
+// grid_sample(align_corners=True, padding "border", bilinear) at pixel position (py, px),
+// through the normalisation motion.sample() applies (p * (2 / (size - 1)) - 1) and back, in
+// float as PyTorch does. ``at`` gives the four taps and their weights, ``read`` applies them.
+struct Sampler {
+  int64_t h, w;
+  float ny, nx;  // 2 / (size - 1), rounded from double as PyTorch rounds the Python float
+  Sampler(int64_t height, int64_t width)
+      : h(height), w(width),
+        ny(static_cast<float>(2.0 / static_cast<double>(std::max<int64_t>(height - 1, 1)))),
+        nx(static_cast<float>(2.0 / static_cast<double>(std::max<int64_t>(width - 1, 1)))) {}
+  static float source(float position, float normaliser, int64_t size) {
+    const float normalised = position * normaliser - 1.0f;
+    const float unnormalised = ((normalised + 1.0f) / 2.0f) * static_cast<float>(size - 1);
+    return std::min(static_cast<float>(size - 1), std::max(unnormalised, 0.0f));
+  }
+  struct Taps {
+    int64_t i00, i01, i10, i11;
+    float nw, ne, sw, se;
+  };
+  Taps at(float py, float px) const {
+    const float iy = source(py, ny, h), ix = source(px, nx, w);
+    const int64_t y0 = static_cast<int64_t>(iy), x0 = static_cast<int64_t>(ix);  // >= 0: floor
+    const float fy = iy - static_cast<float>(y0), fx = ix - static_cast<float>(x0);
+    const int64_t y1 = std::min(y0 + 1, h - 1), x1 = std::min(x0 + 1, w - 1);
+    return {y0 * w + x0, y0 * w + x1, y1 * w + x0, y1 * w + x1,
+            (1.0f - fx) * (1.0f - fy), fx * (1.0f - fy), (1.0f - fx) * fy, fx * fy};
+  }
+  static float read(const float* plane, const Taps& t) {
+    return plane[t.i00] * t.nw + plane[t.i01] * t.ne + plane[t.i10] * t.sw + plane[t.i11] * t.se;
+  }
+  float operator()(const float* plane, float py, float px) const { return read(plane, at(py, px)); }
+};
+
+struct Workspace {
+  std::vector<float> sums;
+  Map rows;
+};
+
+struct Field {
+  Map dy, dx;
+};
+
+// cost(y, x) = |a(y - dy, x - dx) - b(y + dy, x + dx)|, replicate border; the columns whose
+// reads stay inside the map run without clamping (a loop the compiler vectorizes).
+void difference(const Map& a, const Map& b, int64_t dy, int64_t dx, Map& cost) {
+  const int64_t w = a.w;
+  const int64_t reach = dx < 0 ? -dx : dx;
+  const int64_t begin = std::min(reach, w), end = std::max(begin, w - reach);
+  for (int64_t y = 0; y < a.h; ++y) {
+    const float* row_a = &a.v[static_cast<size_t>(std::min(std::max<int64_t>(y - dy, 0), a.h - 1) * w)];
+    const float* row_b = &b.v[static_cast<size_t>(std::min(std::max<int64_t>(y + dy, 0), b.h - 1) * w)];
+    float* out = &cost.v[static_cast<size_t>(y * w)];
+    for (int64_t x = 0; x < begin; ++x) out[x] = fabsf(a.clamped(y - dy, x - dx) - b.clamped(y + dy, x + dx));
+    for (int64_t x = begin; x < end; ++x) out[x] = fabsf(row_a[x - dx] - row_b[x + dx]);
+    for (int64_t x = end; x < w; ++x) out[x] = fabsf(a.clamped(y - dy, x - dx) - b.clamped(y + dy, x + dx));
+  }
+}
+
+// Exhaustive bilateral search at the coarse level (motion.coarse_search).
+Field coarse_search(const Map& g0, const Map& g1, int64_t radius, int64_t window, float bias,
+                    Workspace& work) {
+  Field field{Map(g0.h, g0.w), Map(g0.h, g0.w)};
+  Map best(g0.h, g0.w), cost(g0.h, g0.w);
+  bool first = true;
+  for (int64_t dy = -radius; dy <= radius; ++dy) {
+    for (int64_t dx = -radius; dx <= radius; ++dx) {
+      difference(g0, g1, dy, dx, cost);
+      box(cost, window, work.sums, work.rows);
+      const float penalty = bias * sqrtf(static_cast<float>(dy * dy + dx * dx));
+      for (size_t i = 0; i < cost.v.size(); ++i) {
+        const float value = cost.v[i] + penalty;
+        if (first || value < best.v[i]) {
+          best.v[i] = value;
+          field.dy.v[i] = static_cast<float>(dy);
+          field.dx.v[i] = static_cast<float>(dx);
+        }
+      }
+      first = false;
+    }
+  }
+  return field;
+}
+
+// The field upsampled to the next level (box 3, bilinear, x2), then the best residual in
+// {-1,0,1}^2 over the window after warping both levels by it (motion.refine).
+Field refine(const Map& g0, const Map& g1, Field coarse, int64_t window, Workspace& work) {
+  box(coarse.dy, 3, work.sums, work.rows);
+  box(coarse.dx, 3, work.sums, work.rows);
+  const Axis rows(coarse.dy.h, g0.h), cols(coarse.dy.w, g0.w);
+  Field field{Map(g0.h, g0.w), Map(g0.h, g0.w)};
+  for (int64_t y = 0; y < g0.h; ++y) {
+    for (int64_t x = 0; x < g0.w; ++x) {
+      field.dy.at(y, x) = bilinear_at(coarse.dy, rows, cols, y, x) * 2.0f;
+      field.dx.at(y, x) = bilinear_at(coarse.dx, rows, cols, y, x) * 2.0f;
+    }
+  }
+  const Sampler sampler(g0.h, g0.w);
+  Map warped0(g0.h, g0.w), warped1(g0.h, g0.w);
+  for (int64_t y = 0; y < g0.h; ++y) {
+    for (int64_t x = 0; x < g0.w; ++x) {
+      const float my = field.dy.at(y, x), mx = field.dx.at(y, x);
+      warped0.at(y, x) = sampler(g0.v.data(), static_cast<float>(y) - my, static_cast<float>(x) - mx);
+      warped1.at(y, x) = sampler(g1.v.data(), static_cast<float>(y) + my, static_cast<float>(x) + mx);
+    }
+  }
+  Map best(g0.h, g0.w), cost(g0.h, g0.w), step_y(g0.h, g0.w), step_x(g0.h, g0.w);
+  bool first = true;
+  for (int64_t dy = -1; dy <= 1; ++dy) {
+    for (int64_t dx = -1; dx <= 1; ++dx) {
+      difference(warped0, warped1, dy, dx, cost);
+      box(cost, window, work.sums, work.rows);
+      const float tie_break = kTieBreak * sqrtf(static_cast<float>(dy * dy + dx * dx));
+      for (size_t i = 0; i < cost.v.size(); ++i) {
+        const float value = cost.v[i] + tie_break;
+        if (first || value < best.v[i]) {
+          best.v[i] = value;
+          step_y.v[i] = static_cast<float>(dy);
+          step_x.v[i] = static_cast<float>(dx);
+        }
+      }
+      first = false;
+    }
+  }
+  for (size_t i = 0; i < field.dy.v.size(); ++i) {
+    field.dy.v[i] += step_y.v[i];
+    field.dx.v[i] += step_x.v[i];
+  }
+  return field;
+}
+
+}  // namespace
+
+int fmsmi_motion_align_f32(
+    const float* frame0, const float* frame1, float* aligned0, float* aligned1, int64_t n, int64_t c,
+    int64_t h, int64_t w, int64_t coarse_level, int64_t radius, int64_t fine_level, int64_t window,
+    float bias) {
+  if (!frame0 || !frame1 || !aligned0 || !aligned1) return FMSMI_SEPCONV_INVALID_ARGUMENT;
+  if (n < 1 || c < 3 || h < 1 || w < 1 || radius < 1 || window < 1 || window % 2 == 0 || fine_level < 0 ||
+      coarse_level < fine_level || (std::min(h, w) >> coarse_level) < 1 || bias < 0.0f)
+    return FMSMI_SEPCONV_INVALID_ARGUMENT;
+  try {
+    Workspace work;
+    const int64_t frame_size = c * h * w;
+    for (int64_t item = 0; item < n; ++item) {
+      const float* f0 = frame0 + item * frame_size;
+      const float* f1 = frame1 + item * frame_size;
+      std::vector<Map> levels0{grey(f0, h, w)}, levels1{grey(f1, h, w)};
+      for (int64_t level = 1; level <= coarse_level; ++level) {
+        levels0.push_back(halve(levels0.back()));
+        levels1.push_back(halve(levels1.back()));
+      }
+      Field field = coarse_search(levels0[coarse_level], levels1[coarse_level], radius, window, bias, work);
+      for (int64_t level = coarse_level - 1; level >= fine_level; --level)
+        field = refine(levels0[level], levels1[level], std::move(field), window, work);
+      box(field.dy, 3, work.sums, work.rows);
+      box(field.dx, 3, work.sums, work.rows);
+      const Axis rows(field.dy.h, h), cols(field.dy.w, w);
+      const float scale = static_cast<float>(int64_t{1} << fine_level);
+      const Sampler sampler(h, w);
+      for (int64_t y = 0; y < h; ++y) {
+        for (int64_t x = 0; x < w; ++x) {
+          const float my = bilinear_at(field.dy, rows, cols, y, x) * scale;
+          const float mx = bilinear_at(field.dx, rows, cols, y, x) * scale;
+          const Sampler::Taps behind = sampler.at(static_cast<float>(y) - my, static_cast<float>(x) - mx);
+          const Sampler::Taps ahead = sampler.at(static_cast<float>(y) + my, static_cast<float>(x) + mx);
+          for (int64_t channel = 0; channel < c; ++channel) {
+            const int64_t offset = channel * h * w;
+            aligned0[item * frame_size + offset + y * w + x] = Sampler::read(f0 + offset, behind);
+            aligned1[item * frame_size + offset + y * w + x] = Sampler::read(f1 + offset, ahead);
+          }
+        }
+      }
+    }
+  } catch (const std::bad_alloc&) {
+    return FMSMI_SEPCONV_OUT_OF_MEMORY;
+  } catch (...) {
+    return FMSMI_SEPCONV_INTERNAL_ERROR;
+  }
+  return FMSMI_SEPCONV_OK;
+}
