@@ -1,10 +1,11 @@
 """Where a network's time goes on the CPU: milliseconds per part of one forward pass.
 
     python bench/network_profile.py [--model lite] [--size WxH ...] [--threads 1]
-                                    [--repeat N] [--rounds R] [--json FILE]
+                                    [--repeat N] [--rounds R] [--clip VIDEO] [--json FILE]
 
 Parts, in the order the forward pass runs them (engine/network/model.py):
 
+- ``align``: motion pre-alignment (configs with ``motion``; native for CPU fp32 inference);
 - ``features``: stem, encoder and decoder;
 - ``heads``: every kernel head's prediction (``predict_raw``: heads that share a feature map
   are one convolution);
@@ -17,7 +18,9 @@ Each part is timed by itself on the outputs of the parts before it: the median o
 ``--repeat`` calls after a warm-up, and of that the median over ``--rounds`` rounds with
 the parts interleaved, so a machine whose speed drifts affects every part alike. Inputs are
 random frames at the size given (unpadded: the size must be a multiple of the config's
-``inference_multiple``). Prints a table and, with ``--json``, writes the figures. Say what
+``inference_multiple``), or with ``--clip`` two frames two apart from a video, resized: the
+motion search costs the same either way, but random frames give a random field whose warp
+reads memory all over. Prints a table and, with ``--json``, writes the figures. Say what
 else was running when you quote them.
 """
 
@@ -55,7 +58,10 @@ def parts(network, frame0: torch.Tensor, frame1: torch.Tensor) -> dict:
     levels = [head.head.level for head in network.heads]
     images0, images1 = pyramid(frame0, levels), pyramid(frame1, levels)
     scales = network.synthesize(frame0, frame1, features)
-    calls = {
+    calls = {}
+    if network.config.motion is not None:
+        calls["align"] = lambda: network.align(frame0, frame1)
+    calls |= {
         "features": lambda: network.features(frame0, frame1),
         "heads": lambda: network.predict_raw(features),
         "pyramid": lambda: (pyramid(frame0, levels), pyramid(frame1, levels)),
@@ -75,14 +81,29 @@ def parts(network, frame0: torch.Tensor, frame1: torch.Tensor) -> dict:
     return calls
 
 
-def profile(model: str, width: int, height: int, repeat: int, rounds: int) -> dict:
+def clip_frames(path: str, width: int, height: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Frames 30 and 32 of a video as (1,3,H,W) floats, resized (bilinear)."""
+    import av
+    with av.open(path) as container:
+        frames = [frame.to_ndarray(format="rgb24") for _, frame in zip(range(33), container.decode(video=0))]
+    if len(frames) < 33:
+        raise SystemExit(f"--clip {path}: expected at least 33 frames, got {len(frames)}")
+    tensors = [torch.from_numpy(frames[k]).permute(2, 0, 1)[None].float().div(255) for k in (30, 32)]
+    return tuple(torch.nn.functional.interpolate(t, size=(height, width), mode="bilinear", align_corners=False)
+                 .contiguous() for t in tensors)
+
+
+def profile(model: str, width: int, height: int, repeat: int, rounds: int, clip: str | None = None) -> dict:
     network, _ = build_network(model)
     multiple = network.config.inference_multiple
     if width % multiple or height % multiple:
         raise SystemExit(f"--size {width}x{height}: expected multiples of {multiple} for {model!r}")
-    generator = torch.Generator().manual_seed(0)
-    frame0 = torch.rand(1, 3, height, width, generator=generator)
-    frame1 = torch.rand(1, 3, height, width, generator=generator)
+    if clip:
+        frame0, frame1 = clip_frames(clip, width, height)
+    else:
+        generator = torch.Generator().manual_seed(0)
+        frame0 = torch.rand(1, 3, height, width, generator=generator)
+        frame1 = torch.rand(1, 3, height, width, generator=generator)
     with torch.inference_mode():
         calls = parts(network, frame0, frame1)
         samples: dict[str, list[float]] = {name: [] for name in calls}
@@ -91,7 +112,8 @@ def profile(model: str, width: int, height: int, repeat: int, rounds: int) -> di
                 samples[name].append(median_ms(call, repeat))
     ms = {name: round(statistics.median(values), 2) for name, values in samples.items()}
     parts_sum = round(sum(value for name, value in ms.items() if name != "forward"), 2)
-    return {"model": model, "size": f"{width}x{height}", "ms": ms, "sum_of_parts": parts_sum}
+    return {"model": model, "size": f"{width}x{height}", "frames": clip or "random", "ms": ms,
+            "sum_of_parts": parts_sum}
 
 
 def main() -> None:
@@ -101,6 +123,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads (PyTorch and the native op)")
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--clip", help="time on two frames of this video (default: random frames)")
     parser.add_argument("--json", help="write the figures here")
     parser.add_argument("--untuned-malloc", action="store_true",
                         help="keep glibc's default malloc thresholds (the CLI tunes them: engine/host_memory.py)")
@@ -109,7 +132,7 @@ def main() -> None:
         tune_malloc()
     torch.set_num_threads(args.threads)
     native.set_threads(args.threads)
-    results = [profile(args.model, width, height, args.repeat, args.rounds)
+    results = [profile(args.model, width, height, args.repeat, args.rounds, args.clip)
                for width, height in (args.size or [(640, 360), (1280, 720)])]
     names = list(results[0]["ms"])
     print(f"{args.model}, {args.threads} thread(s), median ms of {args.rounds} rounds x {args.repeat} calls"
