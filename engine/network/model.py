@@ -17,7 +17,7 @@ from fmsmi.engine.op import alignment, synthesis
 from .blocks import ConvBlock, Down, Up, conv, upsample
 from .config import HeadConfig, NetworkConfig
 from .gridnet import GridNet
-from .motion import align
+from .motion import align, halve
 
 SepConv = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], torch.Tensor]
 
@@ -55,13 +55,6 @@ class KernelHead(nn.Module):
 
     def forward(self, features: torch.Tensor, size: tuple[int, int]):
         return self.kernels(self.predict(features), size)
-
-
-def halve(image: torch.Tensor) -> torch.Tensor:
-    """2x2 area average (avg_pool2d(image, 2)): row pairs, then column pairs; ~6x faster
-    than avg_pool2d on the CPU for 3-channel frames (1.8 vs 11.2 ms at 1280x736)."""
-    rows = image[..., 0::2, :] + image[..., 1::2, :]
-    return (rows[..., 0::2] + rows[..., 1::2]) * 0.25
 
 
 def pyramid(frame: torch.Tensor, levels) -> dict[int, torch.Tensor]:
