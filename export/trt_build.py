@@ -8,7 +8,8 @@ same name, version "1" and namespace ""), parse the ONNX file, one optimization 
 Precision:
 
 - TensorRT 10: the fp32 graph with ``BuilderFlag.FP16`` (an FP16-typed graph is built as a
-  strongly typed network, which TensorRT 10 also supports).
+  strongly typed network, which TensorRT 10 also supports); a graph with an fp32 region (the
+  motion pre-alignment) is converted to the FP16-typed graph first, as for TensorRT 11.
 - TensorRT 11+: no FP16 flag; the FP16-typed graph (:mod:`fmsmi.export.fp16`, converted
   here when given the fp32 one) as a strongly typed network.
 
@@ -280,16 +281,19 @@ def build_serialized(trt, onnx_path: Path, profile: Profile, precision: str, tim
 
 
 def prepare_onnx(trt, onnx_path: Path, precision: str, work_dir: Path) -> Path:
-    """The graph to parse: the given one, or its FP16-typed version for TensorRT 11+ fp16."""
+    """The graph to parse: the given one, or its FP16-typed version for fp16 on TensorRT 11+,
+    and on TensorRT 10 when the graph has an fp32 region (the motion search: with
+    ``BuilderFlag.FP16`` TensorRT may run its grid positions in fp16, a pixel off at 4K; the
+    typed graph, built strongly typed, keeps them fp32)."""
     import onnx
 
-    from .fp16 import convert_to_fp16, is_fp16_graph
+    from .fp16 import convert_to_fp16, fp32_region, is_fp16_graph
     from .onnx_export import save
 
-    if precision != "fp16" or trt_major(trt) < 11:
+    if precision != "fp16":
         return onnx_path
     model = onnx.load(str(onnx_path))
-    if is_fp16_graph(model):
+    if is_fp16_graph(model) or (trt_major(trt) < 11 and not fp32_region(model)):
         return onnx_path
     converted = work_dir / f"{onnx_path.stem}-{file_sha256(onnx_path)[:16]}-fp16.onnx"
     if not converted.is_file():
