@@ -185,3 +185,15 @@ def test_native_alignment_refuses_bad_input():
         alignment.fused_align(torch.rand(1, 3, 32, 32, dtype=torch.float64), torch.rand(1, 3, 32, 32), CONFIG)
     with pytest.raises(ConfigError, match="frame1.shape"):
         alignment.fused_align(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 48), CONFIG)
+
+
+@pytest.mark.skipif(native_missing is not None, reason=f"native alignment: {native_missing}")
+def test_native_alignment_copies_where_nothing_moves():
+    """Where the field is zero (most of most frames) the native warp copies the pixel."""
+    frame = texture(96, 128)
+    moved = frame.clone()
+    moved[..., :, 64:] = shifted(frame, 0, 16)[..., :, 64:]      # the right half pans
+    aligned0, aligned1 = alignment.fused_align(frame, moved, CONFIG)
+    assert torch.equal(alignment.fused_align(frame, frame.clone(), CONFIG)[0], frame)
+    still = (slice(None), slice(None), slice(None), slice(0, 8))    # far left: no motion
+    assert torch.equal(aligned0[still], frame[still]) and torch.equal(aligned1[still], moved[still])

@@ -301,6 +301,16 @@ int fmsmi_motion_align_f32(
         for (int64_t x = 0; x < w; ++x) {
           const float my = bilinear_at(field.dy, rows, cols, y, x) * scale;
           const float mx = bilinear_at(field.dx, rows, cols, y, x) * scale;
+          if (my == 0.0f && mx == 0.0f) {
+            // no motion here (most of a frame in most video): the pixel itself, which
+            // grid_sample's round trip reproduces up to ~1e-7
+            for (int64_t channel = 0; channel < c; ++channel) {
+              const int64_t at = item * frame_size + channel * h * w + y * w + x;
+              aligned0[at] = frame0[at];
+              aligned1[at] = frame1[at];
+            }
+            continue;
+          }
           const Sampler::Taps behind = sampler.at(static_cast<float>(y) - my, static_cast<float>(x) - mx);
           const Sampler::Taps ahead = sampler.at(static_cast<float>(y) + my, static_cast<float>(x) + mx);
           for (int64_t channel = 0; channel < c; ++channel) {
