@@ -18,6 +18,7 @@ reads back the first frame presented at or after SEC seconds of the video.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import os
 import sys
@@ -213,6 +214,10 @@ class Player:
         # The display thread must get the GIL back within a fraction of a frame while the
         # interpolation thread runs Python between its tensor ops (default: 5 ms).
         sys.setswitchinterval(0.0005)
+        # The objects alive before playback (a host program's, the loaded modules) are moved
+        # out of the collector's sight while playing: a full collection then scans only what
+        # playback creates, instead of pausing every thread for the whole heap mid-frame.
+        gc.freeze()
         try:
             self.window = Window(window_width, height, self._title(), fullscreen=self.options.fullscreen,
                                  pixel_aspect=sar)
@@ -226,6 +231,7 @@ class Player:
             self._played, self._segment_start = self._played_now(), None
             self.stats.stopped()
             sys.setswitchinterval(switch_interval)
+            gc.unfreeze()
             self.pipeline.stop()
             if self.audio is not None:
                 self.audio.close()
