@@ -13,7 +13,7 @@ import ctypes
 
 import torch
 
-from fmsmi.errors import BackendUnavailable, ConfigError
+from fmsmi.errors import ConfigError
 
 _i64 = ctypes.c_int64
 _ptr = ctypes.c_void_p
@@ -22,25 +22,13 @@ _SYMBOL = "fmsmi_motion_align_f32"
 
 def unavailable_reason() -> str | None:
     """None when the native library has the fused alignment, else a one-line reason."""
-    from . import native, native_unavailable_reason
-    reason = native_unavailable_reason()
-    if reason is not None:
-        return reason
-    if not hasattr(native.library(), _SYMBOL):
-        return f"the native CPU library has no {_SYMBOL} (an older build: rebuild it)"
-    return None
+    from . import native
+    return native.entry_point_unavailable_reason(_SYMBOL)
 
 
 def _function():
     from . import native
-    try:
-        fn = getattr(native.library(), _SYMBOL)
-    except AttributeError:
-        raise BackendUnavailable(unavailable_reason() or f"native library: no {_SYMBOL}") from None
-    if fn.argtypes is None:
-        fn.argtypes = [_ptr] * 4 + [_i64] * 8 + [ctypes.c_float]
-        fn.restype = ctypes.c_int
-    return fn
+    return native.entry_point(_SYMBOL, [_ptr] * 4 + [_i64] * 8 + [ctypes.c_float])
 
 
 def fused_align(frame0: torch.Tensor, frame1: torch.Tensor, config) -> tuple[torch.Tensor, torch.Tensor]:

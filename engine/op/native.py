@@ -11,7 +11,7 @@ import functools
 
 import torch
 
-from fmsmi.errors import FmsmiError
+from fmsmi.errors import BackendUnavailable, FmsmiError
 from fmsmi.plugins import load_library
 
 _i64 = ctypes.c_int64
@@ -34,6 +34,31 @@ def library() -> ctypes.CDLL:
     lib.fmsmi_sepconv_last_error.restype = ctypes.c_char_p
     lib.fmsmi_sepconv_build_info.restype = ctypes.c_char_p
     return lib
+
+
+def entry_point_unavailable_reason(symbol: str) -> str | None:
+    """None when the library loads and exports ``symbol`` (an entry point added after the
+    op, such as the fused synthesis), else a one-line reason."""
+    try:
+        lib = library()
+    except BackendUnavailable as exc:
+        return str(exc)
+    if not hasattr(lib, symbol):
+        return f"the native CPU library has no {symbol} (an older build: rebuild it)"
+    return None
+
+
+def entry_point(symbol: str, argtypes: list) -> ctypes._CFuncPtr:
+    """The ctypes function ``symbol`` (int status) with ``argtypes``; BackendUnavailable
+    with the reason when the library or the symbol is missing."""
+    reason = entry_point_unavailable_reason(symbol)
+    if reason is not None:
+        raise BackendUnavailable(reason)
+    fn = getattr(library(), symbol)
+    if fn.argtypes is None:
+        fn.argtypes = argtypes
+        fn.restype = ctypes.c_int
+    return fn
 
 
 def build_info() -> str:

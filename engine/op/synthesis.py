@@ -19,7 +19,7 @@ import ctypes
 import torch
 import torch.nn.functional as F
 
-from fmsmi.errors import BackendUnavailable, ConfigError
+from fmsmi.errors import ConfigError
 
 from .reference import adaptive_sepconv_reference
 
@@ -47,26 +47,13 @@ def reference_synthesis(frame0: torch.Tensor, frame1: torch.Tensor, raw: torch.T
 
 def unavailable_reason() -> str | None:
     """None when the native library has the fused synthesis, else a one-line reason."""
-    from . import native, native_unavailable_reason
-    reason = native_unavailable_reason()
-    if reason is not None:
-        return reason
-    if not hasattr(native.library(), _SYMBOL):
-        return f"the native CPU library has no {_SYMBOL} (an older build: rebuild it)"
-    return None
+    from . import native
+    return native.entry_point_unavailable_reason(_SYMBOL)
 
 
 def _function():
     from . import native
-    lib = native.library()
-    try:
-        fn = getattr(lib, _SYMBOL)
-    except AttributeError:
-        raise BackendUnavailable(unavailable_reason() or f"native library: no {_SYMBOL}") from None
-    if fn.argtypes is None:
-        fn.argtypes = [_ptr] * 4 + [_i64] * 8 + [ctypes.c_int]
-        fn.restype = ctypes.c_int
-    return fn
+    return native.entry_point(_SYMBOL, [_ptr] * 4 + [_i64] * 8 + [ctypes.c_int])
 
 
 def validate(frame0: torch.Tensor, frame1: torch.Tensor, raw: torch.Tensor, taps: int,
