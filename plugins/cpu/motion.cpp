@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "fmsmi_sepconv.h"
+#include "sepconv_kernels.h"
 
 namespace {
 
@@ -108,27 +109,14 @@ void box(Map& map, int64_t window, std::vector<float>& prefix, Map& rows) {
   }
 }
 
-// One bilinear axis of F.interpolate(align_corners=False) from `in` to `out` samples.
+// One bilinear axis of F.interpolate(align_corners=False) from `in` to `out` samples: the
+// fused synthesis's fmsmi::cpu::bilinear_axis, into arrays of its own.
 struct Axis {
-  std::vector<int64_t> i0, i1;
+  std::vector<int32_t> i0, i1;
   std::vector<float> w0, w1;
   Axis(int64_t in, int64_t out) : i0(out), i1(out), w0(out), w1(out) {
-    const float scale = static_cast<float>(in) / static_cast<float>(out);
-    for (int64_t i = 0; i < out; ++i) {
-      if (in == out) {
-        i0[i] = i1[i] = i;
-        w0[i] = 1.0f;
-        w1[i] = 0.0f;
-        continue;
-      }
-      const float source = std::max(scale * (static_cast<float>(i) + 0.5f) - 0.5f, 0.0f);
-      const int64_t first = std::min(static_cast<int64_t>(floorf(source)), in - 1);
-      const float lambda = std::min(std::max(source - static_cast<float>(first), 0.0f), 1.0f);
-      i0[i] = first;
-      i1[i] = first + (first < in - 1 ? 1 : 0);
-      w0[i] = 1.0f - lambda;
-      w1[i] = lambda;
-    }
+    fmsmi::cpu::BilinearAxis axis;
+    fmsmi::cpu::bilinear_axis(in, out, i0.data(), i1.data(), w0.data(), w1.data(), &axis);
   }
 };
 
@@ -196,29 +184,36 @@ void difference(const Map& a, const Map& b, int64_t dy, int64_t dx, Map& cost) {
   }
 }
 
-// Exhaustive bilateral search at the coarse level (motion.coarse_search).
-Field coarse_search(const Map& g0, const Map& g1, int64_t radius, int64_t window, float bias,
-                    Workspace& work) {
-  Field field{Map(g0.h, g0.w), Map(g0.h, g0.w)};
-  Map best(g0.h, g0.w), cost(g0.h, g0.w);
+// Per pixel, the step (dy, dx) within +-radius whose block-mean cost
+// |a(x - step) - b(x + step)| plus penalty * |step| is lowest (the first on ties): the
+// exhaustive search of the coarse level and the residual search of each finer one.
+Field best_steps(const Map& a, const Map& b, int64_t radius, int64_t window, float penalty, Workspace& work) {
+  Field steps{Map(a.h, a.w), Map(a.h, a.w)};
+  Map best(a.h, a.w), cost(a.h, a.w);
   bool first = true;
   for (int64_t dy = -radius; dy <= radius; ++dy) {
     for (int64_t dx = -radius; dx <= radius; ++dx) {
-      difference(g0, g1, dy, dx, cost);
+      difference(a, b, dy, dx, cost);
       box(cost, window, work.sums, work.rows);
-      const float penalty = bias * sqrtf(static_cast<float>(dy * dy + dx * dx));
+      const float extra = penalty * sqrtf(static_cast<float>(dy * dy + dx * dx));
       for (size_t i = 0; i < cost.v.size(); ++i) {
-        const float value = cost.v[i] + penalty;
+        const float value = cost.v[i] + extra;
         if (first || value < best.v[i]) {
           best.v[i] = value;
-          field.dy.v[i] = static_cast<float>(dy);
-          field.dx.v[i] = static_cast<float>(dx);
+          steps.dy.v[i] = static_cast<float>(dy);
+          steps.dx.v[i] = static_cast<float>(dx);
         }
       }
       first = false;
     }
   }
-  return field;
+  return steps;
+}
+
+// Exhaustive bilateral search at the coarse level (motion.coarse_search).
+Field coarse_search(const Map& g0, const Map& g1, int64_t radius, int64_t window, float bias,
+                    Workspace& work) {
+  return best_steps(g0, g1, radius, window, bias, work);
 }
 
 // The field upsampled to the next level (box 3, bilinear, x2), then the best residual in
@@ -243,27 +238,10 @@ Field refine(const Map& g0, const Map& g1, Field coarse, int64_t window, Workspa
       warped1.at(y, x) = sampler(g1.v.data(), static_cast<float>(y) + my, static_cast<float>(x) + mx);
     }
   }
-  Map best(g0.h, g0.w), cost(g0.h, g0.w), step_y(g0.h, g0.w), step_x(g0.h, g0.w);
-  bool first = true;
-  for (int64_t dy = -1; dy <= 1; ++dy) {
-    for (int64_t dx = -1; dx <= 1; ++dx) {
-      difference(warped0, warped1, dy, dx, cost);
-      box(cost, window, work.sums, work.rows);
-      const float tie_break = kTieBreak * sqrtf(static_cast<float>(dy * dy + dx * dx));
-      for (size_t i = 0; i < cost.v.size(); ++i) {
-        const float value = cost.v[i] + tie_break;
-        if (first || value < best.v[i]) {
-          best.v[i] = value;
-          step_y.v[i] = static_cast<float>(dy);
-          step_x.v[i] = static_cast<float>(dx);
-        }
-      }
-      first = false;
-    }
-  }
+  const Field steps = best_steps(warped0, warped1, 1, window, kTieBreak, work);
   for (size_t i = 0; i < field.dy.v.size(); ++i) {
-    field.dy.v[i] += step_y.v[i];
-    field.dx.v[i] += step_x.v[i];
+    field.dy.v[i] += steps.dy.v[i];
+    field.dx.v[i] += steps.dx.v[i];
   }
   return field;
 }
