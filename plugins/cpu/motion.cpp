@@ -93,6 +93,9 @@ void box(Map& map, int64_t window, std::vector<float>& prefix, Map& rows) {
     for (int64_t x = 0; x < w; ++x) out[x] = (bottom[x] - top[x]) / count;
   }
   std::vector<float> line(static_cast<size_t>(w + 1));
+  // columns whose window lies inside the row: [half, w - half); the others are clipped
+  const int64_t inner_begin = std::min(half, w), inner_end = std::max(inner_begin, w - half);
+  const float full = static_cast<float>(window);
   for (int64_t y = 0; y < h; ++y) {
     const float* row = &rows.v[static_cast<size_t>(y * w)];
     double running = 0.0;
@@ -102,10 +105,15 @@ void box(Map& map, int64_t window, std::vector<float>& prefix, Map& rows) {
       line[static_cast<size_t>(x + 1)] = static_cast<float>(running);
     }
     float* out = &map.v[static_cast<size_t>(y * w)];
-    for (int64_t x = 0; x < w; ++x) {
+    const float* ahead = line.data() + half + 1;  // line[x + half + 1]
+    const float* behind = line.data() - half;     // line[x - half], read for x >= half only
+    auto clipped = [&](int64_t x) {
       const int64_t begin = std::max<int64_t>(x - half, 0), end = std::min(x + half + 1, w);
       out[x] = (line[static_cast<size_t>(end)] - line[static_cast<size_t>(begin)]) / static_cast<float>(end - begin);
-    }
+    };
+    for (int64_t x = 0; x < inner_begin; ++x) clipped(x);
+    for (int64_t x = inner_begin; x < inner_end; ++x) out[x] = (ahead[x] - behind[x]) / full;
+    for (int64_t x = inner_end; x < w; ++x) clipped(x);
   }
 }
 
@@ -120,11 +128,35 @@ struct Axis {
   }
 };
 
-float bilinear_at(const Map& map, const Axis& rows, const Axis& cols, int64_t y, int64_t x) {
-  const float top = cols.w0[x] * map.at(rows.i0[y], cols.i0[x]) + cols.w1[x] * map.at(rows.i0[y], cols.i1[x]);
-  const float bottom = cols.w0[x] * map.at(rows.i1[y], cols.i0[x]) + cols.w1[x] * map.at(rows.i1[y], cols.i1[x]);
-  return rows.w0[y] * top + rows.w1[y] * bottom;
-}
+// F.interpolate(map, bilinear, align_corners=False) to rows x cols, times ``scale``, a row at
+// a time: each map row is resampled along x once (``columns``), and an output row is the
+// blend of the two it falls between -- upsample_bilinear2d's arithmetic and order (x, then
+// y), in loops the compiler vectorizes.
+class Upsampled {
+ public:
+  Upsampled(const Map& map, const Axis& rows, const Axis& cols, float scale)
+      : rows_(rows), scale_(scale), columns_(map.h, static_cast<int64_t>(cols.i0.size())) {
+    const int64_t w = columns_.w;
+    for (int64_t y = 0; y < map.h; ++y) {
+      const float* in = &map.v[static_cast<size_t>(y * map.w)];
+      float* out = &columns_.v[static_cast<size_t>(y * w)];
+      for (int64_t x = 0; x < w; ++x) out[x] = cols.w0[x] * in[cols.i0[x]] + cols.w1[x] * in[cols.i1[x]];
+    }
+  }
+  int64_t width() const { return columns_.w; }
+  // Output row y into out[0, width()).
+  void row(int64_t y, float* out) const {
+    const float* top = &columns_.v[static_cast<size_t>(rows_.i0[y] * columns_.w)];
+    const float* bottom = &columns_.v[static_cast<size_t>(rows_.i1[y] * columns_.w)];
+    const float w0 = rows_.w0[y], w1 = rows_.w1[y], scale = scale_;
+    for (int64_t x = 0; x < columns_.w; ++x) out[x] = (w0 * top[x] + w1 * bottom[x]) * scale;
+  }
+
+ private:
+  const Axis& rows_;
+  float scale_;
+  Map columns_;
+};
 
 // grid_sample(align_corners=True, padding "border", bilinear) at pixel position (py, px),
 // through the normalisation motion.sample() applies (p * (2 / (size - 1)) - 1) and back, in
@@ -222,12 +254,11 @@ Field refine(const Map& g0, const Map& g1, Field coarse, int64_t window, Workspa
   box(coarse.dy, 3, work.sums, work.rows);
   box(coarse.dx, 3, work.sums, work.rows);
   const Axis rows(coarse.dy.h, g0.h), cols(coarse.dy.w, g0.w);
+  const Upsampled up_dy(coarse.dy, rows, cols, 2.0f), up_dx(coarse.dx, rows, cols, 2.0f);
   Field field{Map(g0.h, g0.w), Map(g0.h, g0.w)};
   for (int64_t y = 0; y < g0.h; ++y) {
-    for (int64_t x = 0; x < g0.w; ++x) {
-      field.dy.at(y, x) = bilinear_at(coarse.dy, rows, cols, y, x) * 2.0f;
-      field.dx.at(y, x) = bilinear_at(coarse.dx, rows, cols, y, x) * 2.0f;
-    }
+    up_dy.row(y, &field.dy.at(y, 0));
+    up_dx.row(y, &field.dx.at(y, 0));
   }
   const Sampler sampler(g0.h, g0.w);
   Map warped0(g0.h, g0.w), warped1(g0.h, g0.w);
@@ -274,28 +305,39 @@ int fmsmi_motion_align_f32(
       box(field.dx, 3, work.sums, work.rows);
       const Axis rows(field.dy.h, h), cols(field.dy.w, w);
       const float scale = static_cast<float>(int64_t{1} << fine_level);
+      const Upsampled up_dy(field.dy, rows, cols, scale), up_dx(field.dx, rows, cols, scale);
       const Sampler sampler(h, w);
+      std::vector<float> row_dy(static_cast<size_t>(w)), row_dx(static_cast<size_t>(w));
+      float* out0 = aligned0 + item * frame_size;
+      float* out1 = aligned1 + item * frame_size;
       for (int64_t y = 0; y < h; ++y) {
-        for (int64_t x = 0; x < w; ++x) {
-          const float my = bilinear_at(field.dy, rows, cols, y, x) * scale;
-          const float mx = bilinear_at(field.dx, rows, cols, y, x) * scale;
-          if (my == 0.0f && mx == 0.0f) {
-            // no motion here (most of a frame in most video): the pixel itself, which
-            // grid_sample's round trip reproduces up to ~1e-7
+        up_dy.row(y, row_dy.data());
+        up_dx.row(y, row_dx.data());
+        int64_t x = 0;
+        while (x < w) {
+          // a run of pixels without motion (most of a frame in most video): the pixels
+          // themselves, which grid_sample's round trip reproduces up to ~1e-7
+          int64_t still = x;
+          while (still < w && row_dy[static_cast<size_t>(still)] == 0.0f && row_dx[static_cast<size_t>(still)] == 0.0f)
+            ++still;
+          if (still > x) {
             for (int64_t channel = 0; channel < c; ++channel) {
-              const int64_t at = item * frame_size + channel * h * w + y * w + x;
-              aligned0[at] = frame0[at];
-              aligned1[at] = frame1[at];
+              const int64_t at = channel * h * w + y * w + x;
+              std::copy(f0 + at, f0 + at + (still - x), out0 + at);
+              std::copy(f1 + at, f1 + at + (still - x), out1 + at);
             }
+            x = still;
             continue;
           }
+          const float my = row_dy[static_cast<size_t>(x)], mx = row_dx[static_cast<size_t>(x)];
           const Sampler::Taps behind = sampler.at(static_cast<float>(y) - my, static_cast<float>(x) - mx);
           const Sampler::Taps ahead = sampler.at(static_cast<float>(y) + my, static_cast<float>(x) + mx);
           for (int64_t channel = 0; channel < c; ++channel) {
             const int64_t offset = channel * h * w;
-            aligned0[item * frame_size + offset + y * w + x] = Sampler::read(f0 + offset, behind);
-            aligned1[item * frame_size + offset + y * w + x] = Sampler::read(f1 + offset, ahead);
+            out0[offset + y * w + x] = Sampler::read(f0 + offset, behind);
+            out1[offset + y * w + x] = Sampler::read(f1 + offset, ahead);
           }
+          ++x;
         }
       }
     }
