@@ -28,12 +28,19 @@ def shipped_weights(model: str) -> Path | None:
     return path if path.is_file() else None
 
 
+# Config fields added after weight files were first written: stored only when they differ
+# from their default, so files written before them still load.
+_LATER_FIELDS = ("motion", "head_kernel", "refine_up_coarse")
+
+
 def config_dict(config: NetworkConfig) -> dict:
-    """The config as stored in a weight file. A network without motion pre-alignment
-    stores no ``motion`` key, as files written before the option existed."""
+    """The config as stored in a weight file (fields of ``_LATER_FIELDS`` at their default
+    are left out, as in files written before the field existed)."""
     fields = dataclasses.asdict(config)
-    if fields.get("motion") is None:
-        fields.pop("motion", None)
+    defaults = {field.name: field.default for field in dataclasses.fields(NetworkConfig)}
+    for name in _LATER_FIELDS:
+        if fields.get(name) == defaults[name]:
+            fields.pop(name, None)
     return fields
 
 

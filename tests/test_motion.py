@@ -197,3 +197,20 @@ def test_native_alignment_copies_where_nothing_moves():
     assert torch.equal(alignment.fused_align(frame, frame.clone(), CONFIG)[0], frame)
     still = (slice(None), slice(None), slice(None), slice(0, 8))    # far left: no motion
     assert torch.equal(aligned0[still], frame[still]) and torch.equal(aligned1[still], moved[still])
+
+
+@pytest.mark.skipif(native_missing is not None, reason=f"native alignment: {native_missing}")
+def test_the_stem_reads_the_native_alignment_pair_without_a_copy():
+    """For one image the fused alignment writes frame1's result right after frame0's, and the
+    network's stem input is a view of that memory -- the same values as concatenating."""
+    from fmsmi.engine.network.model import channel_stack
+    frame0 = texture(64, 96)
+    frame1 = shifted(frame0, 0, 8)
+    aligned0, aligned1 = alignment.fused_align(frame0, frame1, CONFIG)
+    stacked = channel_stack(aligned0, aligned1)
+    assert stacked.data_ptr() == aligned0.data_ptr()
+    assert torch.equal(stacked, torch.cat([aligned0, aligned1], 1))
+    batch = alignment.fused_align(torch.cat([frame0, frame1]), torch.cat([frame1, frame0]), CONFIG)
+    assert torch.equal(batch[0][:1], aligned0) and torch.equal(batch[1][:1], aligned1)
+    assert torch.equal(channel_stack(*batch), torch.cat(batch, 1))
+    assert torch.equal(channel_stack(frame0, frame1), torch.cat([frame0, frame1], 1))   # separate tensors

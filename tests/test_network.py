@@ -12,7 +12,7 @@ from fmsmi.engine import CONFIGS, HeadConfig, Interpolator, get_config
 from fmsmi.engine.frames import pad_to_multiple
 from fmsmi.engine.network import VFIFMSMI
 from fmsmi.engine.network.complexity import complexity_table
-from fmsmi.engine.weights import load_weights, save_weights
+from fmsmi.engine.weights import config_dict, load_weights, save_weights
 from fmsmi.errors import ConfigError, InputError
 
 
@@ -33,6 +33,7 @@ def test_unknown_model_names_the_value():
     (dict(heads=(HeadConfig(0, 4),)), "taps=4"),
     (dict(heads=(HeadConfig(2, 5), HeadConfig(0, 5))), "increasing"),
     (dict(stem_widths=(8,)), "stem_widths"),
+    (dict(head_kernel=2), "head_kernel=2"),
 ])
 def test_bad_config_is_refused(change, match):
     with pytest.raises(ConfigError, match=match):
@@ -54,12 +55,12 @@ def test_untrained_network_is_frame_averaging(model):
     torch.testing.assert_close(out, (frame0 + frame1) / 2, atol=1e-6, rtol=0)
 
 
-@pytest.mark.parametrize("model", ["lite", "base"])
-def test_heads_sharing_features_predict_what_each_head_predicts(model):
+@pytest.mark.parametrize("model,head_kernel", [("lite", 1), ("lite", 3), ("base", 3)])
+def test_heads_sharing_features_predict_what_each_head_predicts(model, head_kernel):
     """predict_raw stacks the output convs of body-less heads that read the same features
     (lite's three 1/4-level heads): each head must still get exactly its own prediction,
     in order, with gradients reaching every head's weights."""
-    config = get_config(model)
+    config = dataclasses.replace(get_config(model), head_kernel=head_kernel)
     torch.manual_seed(0)
     network = VFIFMSMI(config)
     for head in network.heads:
@@ -181,6 +182,37 @@ def test_weights_round_trip_and_errors(tmp_path):
         Interpolator("lite", weights=corrupt)
     with pytest.raises(InputError, match="lite.pt: weights are for model config 'lite'"):
         load_weights(path, get_config("base"))
+
+
+def test_weight_files_store_later_config_fields_only_when_they_differ_from_the_default(tmp_path):
+    """Files written before a config field existed have no key for it: a field at its
+    default is left out, so they still load; a file for lite's former 3x3 heads is refused
+    by the current lite (its tensors have other shapes)."""
+    base = config_dict(get_config("base"))
+    assert not {"motion", "head_kernel", "refine_up_coarse"} & set(base)
+    lite = config_dict(get_config("lite"))
+    assert lite["head_kernel"] == 1 and lite["refine_up_coarse"] is True and "motion" in lite
+    former = dataclasses.replace(get_config("lite"), head_kernel=3, refine_up_coarse=False)
+    assert not {"head_kernel", "refine_up_coarse"} & set(config_dict(former))
+    path = tmp_path / "former.pt"
+    save_weights(path, former, VFIFMSMI(former).state_dict())
+    with pytest.raises(InputError, match="former.pt: weights are for model config 'lite' with different"):
+        load_weights(path, get_config("lite"))
+
+
+@pytest.mark.parametrize("coarse", [False, True])
+def test_grid_up_block_convolves_where_its_config_says(coarse):
+    """GridUp: conv then upsample (coarse, lite) or upsample then conv (base)."""
+    from fmsmi.engine.network.blocks import GridUp, upsample
+    torch.manual_seed(0)
+    block = GridUp(8, 4, 1, coarse=coarse)
+    x = torch.rand(1, 8, 6, 10)
+    expected = upsample(block.body(x), (12, 20)) if coarse else block.body(upsample(x, (12, 20)))
+    torch.testing.assert_close(block(x, (12, 20)), expected)
+    assert not torch.allclose(upsample(block.body(x), (12, 20)), block.body(upsample(x, (12, 20))))
+    network = VFIFMSMI(get_config("lite"))
+    assert all(up.coarse for column in network.refine.ups for up in column)
+    assert not any(up.coarse for column in VFIFMSMI(get_config("base")).refine.ups for up in column)
 
 
 def test_complexity_table_counts_every_config():

@@ -70,9 +70,15 @@ class GridDown(nn.Sequential):
 
 
 class GridUp(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, count: int):
+    """(PReLU-conv) x count and a bilinear upsampling to the finer row: convolved after the
+    upsampling, or before it (``coarse``: 4x fewer FLOPs, as :class:`Up`)."""
+
+    def __init__(self, in_channels: int, out_channels: int, count: int, coarse: bool = False):
         super().__init__()
         self.body = _prelu_convs(in_channels, out_channels, count)
+        self.coarse = coarse
 
     def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        if self.coarse:
+            return upsample(self.body(x), size)
         return self.body(upsample(x, size))

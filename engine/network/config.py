@@ -68,6 +68,8 @@ class NetworkConfig:
     refine_convs: int = 2             # convolutions per GridNet block
     head_body: bool = True            # a conv+PReLU before each kernel head's output conv
     motion: MotionConfig | None = None  # motion pre-alignment of both frames (motion.py)
+    head_kernel: int = 3              # kernel heads' output conv: 3x3, or 1x1 (per-pixel linear)
+    refine_up_coarse: bool = False    # GridNet up-blocks convolve, then upsample (like Up)
 
     def __post_init__(self) -> None:
         if len(self.encoder_widths) < 2:
@@ -91,6 +93,8 @@ class NetworkConfig:
                 raise ConfigError(f"heads[level={head.level}].dilation={head.dilation}: expected >= 1")
             if head.level > last:
                 raise ConfigError(f"heads[level={head.level}]: expected a level <= deepest encoder level {last}")
+        if self.head_kernel not in (1, 3):
+            raise ConfigError(f"head_kernel={self.head_kernel}: expected 1 or 3")
         if not self.refine_widths:
             raise ConfigError("refine_widths=(): expected at least one GridNet row")
         deepest_row = self.refine_first_level + len(self.refine_widths) - 1
@@ -142,6 +146,9 @@ CONFIGS: dict[str, NetworkConfig] = {
     # Real time on a 2-core CPU: stride-2 convs take the input to 1/4 where the encoder
     # starts; kernels for the full-resolution synthesis are predicted at 1/4 and upsampled;
     # the GridNet works at 1/4 and 1/8; a 1/8 head with dilation reaches large motion.
+    # The heads are 1x1 and the GridNet's up-block convolves at 1/8 before upsampling:
+    # least-squares refits of lite-r4's 3x3 heads and up-block lost 0.02 dB on DAVIS-30
+    # for 11 % of the forward pass (docs/weights.md, lite-r5).
     "lite": NetworkConfig(
         name="lite",
         encoder_widths=(16, 32, 48, 64),
@@ -156,6 +163,8 @@ CONFIGS: dict[str, NetworkConfig] = {
         refine_convs=1,
         head_body=False,
         motion=MotionConfig(),
+        head_kernel=1,
+        refine_up_coarse=True,
     ),
 }
 

@@ -15,8 +15,9 @@ from .blocks import GridDown, GridUp, Lateral, conv
 
 class GridNet(nn.Module):
     def __init__(self, widths: tuple[int, ...], first_level: int, columns: int, convs: int,
-                 input_channels: dict[int, int], out_channels: int = 3):
-        """``input_channels`` maps an input's level to its channel count."""
+                 input_channels: dict[int, int], out_channels: int = 3, up_coarse: bool = False):
+        """``input_channels`` maps an input's level to its channel count; ``up_coarse``: the
+        up-blocks convolve at the coarser row and then upsample (:class:`GridUp`)."""
         super().__init__()
         self.first_level = first_level
         self.rows = len(widths)
@@ -35,7 +36,8 @@ class GridNet(nn.Module):
         self.up_laterals = nn.ModuleList(nn.ModuleList(Lateral(w, convs) for w in widths) for _ in range(columns))
         self.downs = nn.ModuleList(nn.ModuleList(GridDown(widths[r - 1], widths[r], convs) for r in range(1, self.rows))
                                    for _ in range(columns))
-        self.ups = nn.ModuleList(nn.ModuleList(GridUp(widths[r + 1], widths[r], convs) for r in range(self.rows - 1))
+        self.ups = nn.ModuleList(nn.ModuleList(GridUp(widths[r + 1], widths[r], convs, up_coarse)
+                                               for r in range(self.rows - 1))
                                  for _ in range(columns))
         self.scale = 2 ** first_level
         # At full resolution a 3x3 conv makes the residual; below it, a 1x1 conv feeds depth-to-space.

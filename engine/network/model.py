@@ -31,11 +31,11 @@ class KernelHead(nn.Module):
     :meth:`kernels` turns it into the kernels and occlusion at the synthesis size.
     """
 
-    def __init__(self, in_channels: int, head: HeadConfig, body: bool = True):
+    def __init__(self, in_channels: int, head: HeadConfig, body: bool = True, kernel: int = 3):
         super().__init__()
         self.head = head
         self.body = nn.Sequential(conv(in_channels, in_channels), nn.PReLU(in_channels)) if body else nn.Identity()
-        self.out = conv(in_channels, 4 * head.taps + 1)
+        self.out = nn.Conv2d(in_channels, 4 * head.taps + 1, kernel, padding=kernel // 2)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
         identity = torch.zeros(1, head.taps, 1, 1)
@@ -55,6 +55,20 @@ class KernelHead(nn.Module):
 
     def forward(self, features: torch.Tensor, size: tuple[int, int]):
         return self.kernels(self.predict(features), size)
+
+
+def channel_stack(frame0: torch.Tensor, frame1: torch.Tensor) -> torch.Tensor:
+    """``torch.cat([frame0, frame1], 1)``; for one image whose frame1 already follows frame0
+    in memory (the fused alignment writes them so), a view instead of a copy."""
+    n, c, h, w = frame0.shape
+    adjacent = (n == 1 and frame1.shape == frame0.shape and frame1.dtype == frame0.dtype
+                and frame0.is_contiguous() and frame1.is_contiguous()
+                and not (frame0.requires_grad or frame1.requires_grad)
+                and frame0.untyped_storage().data_ptr() == frame1.untyped_storage().data_ptr()
+                and frame1.data_ptr() == frame0.data_ptr() + c * h * w * frame0.element_size())
+    if adjacent:
+        return frame0.as_strided((1, 2 * c, h, w), (2 * c * h * w, h * w, w, 1))
+    return torch.cat([frame0, frame1], 1)
 
 
 def pyramid(frame: torch.Tensor, levels) -> dict[int, torch.Tensor]:
@@ -92,9 +106,11 @@ class VFIFMSMI(nn.Module):
             self.ups[str(level)] = Up(config.width_at(level + 1), width)
             self.decoder[str(level)] = ConvBlock(width, width, config.convs_per_block)
         self.heads = nn.ModuleList(
-            KernelHead(config.width_at(self._feature_level(head.level)), head, config.head_body) for head in config.heads)
+            KernelHead(config.width_at(self._feature_level(head.level)), head, config.head_body, config.head_kernel)
+            for head in config.heads)
         self.refine = GridNet(config.refine_widths, config.refine_first_level, config.refine_columns,
-                              config.refine_convs, {head.level: 3 for head in config.heads})
+                              config.refine_convs, {head.level: 3 for head in config.heads},
+                              up_coarse=config.refine_up_coarse)
 
     def _feature_level(self, level: int) -> int:
         """Decoder (or encoder, below the decoder) level a head reads its features from."""
@@ -111,7 +127,7 @@ class VFIFMSMI(nn.Module):
 
     def features(self, frame0: torch.Tensor, frame1: torch.Tensor) -> dict[int, torch.Tensor]:
         config = self.config
-        x = self.stem(torch.cat([frame0, frame1], 1))
+        x = self.stem(channel_stack(frame0, frame1))
         skips: dict[int, torch.Tensor] = {}
         for level in range(config.first_level, config.deepest_level + 1):
             if level > config.first_level:
@@ -168,7 +184,7 @@ class VFIFMSMI(nn.Module):
         for level, indices in shared.items():
             outs = [self.heads[index].out for index in indices]
             stacked = F.conv2d(features[level], torch.cat([out.weight for out in outs]),
-                               torch.cat([out.bias for out in outs]), padding=1)
+                               torch.cat([out.bias for out in outs]), padding=outs[0].padding)
             for index, raw in zip(indices, stacked.split([out.out_channels for out in outs], dim=1)):
                 raws[index] = raw
         return raws

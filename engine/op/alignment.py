@@ -41,7 +41,13 @@ def fused_align(frame0: torch.Tensor, frame1: torch.Tensor, config) -> tuple[tor
     if frame1.shape != frame0.shape:
         raise ConfigError(f"frame1.shape={tuple(frame1.shape)}: expected frame0's shape {tuple(frame0.shape)}")
     frame0, frame1 = frame0.contiguous(), frame1.contiguous()
-    aligned0, aligned1 = torch.empty_like(frame0), torch.empty_like(frame1)
+    if frame0.shape[0] == 1:
+        # one image: both results in one (1, 2C, H, W) buffer, so the network's stem reads
+        # the pair without concatenating it (model.channel_stack)
+        _, channels, height, width = frame0.shape
+        aligned0, aligned1 = torch.empty(1, 2 * channels, height, width).chunk(2, dim=1)
+    else:
+        aligned0, aligned1 = torch.empty_like(frame0), torch.empty_like(frame1)
     status = _function()(frame0.data_ptr(), frame1.data_ptr(), aligned0.data_ptr(), aligned1.data_ptr(),
                          *frame0.shape, config.coarse_level, config.radius, config.fine_level, config.window,
                          config.bias)
