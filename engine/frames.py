@@ -21,9 +21,17 @@ def to_tensor(frame, name: str, device: torch.device) -> torch.Tensor:
     return frame.to(device).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
 
 
-def to_uint8(frame: torch.Tensor) -> torch.Tensor:
-    """(1,3,H,W) float in [0,1] -> HxWx3 uint8 tensor (rounded, clamped)."""
-    return frame[0].mul(255.0).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous()
+def to_uint8(frame: torch.Tensor, alpha: bool = False) -> torch.Tensor:
+    """(1,C,H,W) float in [0,1] -> HxWxC uint8 tensor (rounded, clamped); ``alpha``: HxWx(C+1)
+    with an opaque alpha channel. CPU fp32 frames take one native pass (op.pixels), others
+    the PyTorch ops; both compute the same bytes."""
+    from .op import pixels
+    if frame.device.type == "cpu" and frame.dtype == torch.float32 and pixels.unavailable_reason() is None:
+        return pixels.packed_u8(frame[0], alpha)
+    out = frame[0].mul(255.0).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0)
+    if alpha:
+        out = torch.cat([out, torch.full_like(out[..., :1], 255)], dim=2)
+    return out.contiguous()
 
 
 def pad_to_multiple(frame: torch.Tensor, multiple: int) -> torch.Tensor:

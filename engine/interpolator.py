@@ -76,11 +76,12 @@ class Interpolator:
         out = self.runner(pad_to_multiple(frame0, multiple), pad_to_multiple(frame1, multiple))
         return out[..., :height, :width]
 
-    def interpolate(self, frame0, frame1):
-        """Middle frame of two HxWx3 uint8 frames (numpy in -> numpy out, torch in -> torch out)."""
+    def interpolate(self, frame0, frame1, alpha: bool = False):
+        """Middle frame of two HxWx3 uint8 frames (numpy in -> numpy out, torch in -> torch out);
+        ``alpha``: HxWx4 with an opaque alpha channel (what a display uploads), in the same pass."""
         tensor0 = to_tensor(frame0, "frame0", self.device)
         tensor1 = to_tensor(frame1, "frame1", self.device)
         if tensor0.shape != tensor1.shape:
             raise ConfigError(f"frame1 shape {tuple(frame1.shape)}: expected frame0's shape {tuple(frame0.shape)}")
-        out = to_uint8(self.interpolate_tensor(tensor0, tensor1))
+        out = to_uint8(self.interpolate_tensor(tensor0, tensor1), alpha)
         return out.cpu().numpy() if isinstance(frame0, np.ndarray) else out

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from fmsmi.engine.op import pixels
 from fmsmi.errors import ConfigError
 
 from .media import (
@@ -442,7 +443,12 @@ def _to_tensor(image: np.ndarray) -> torch.Tensor:
 
 
 def _to_image(tensor: torch.Tensor, deep: bool) -> np.ndarray:
-    """(1,3,H,W) float in [0,1] -> HxWx3 RGB uint8 (uint16 when deep), rounded and clamped."""
+    """(1,3,H,W) float in [0,1] -> HxWx3 RGB uint8 (uint16 when deep), rounded and clamped.
+    8-bit CPU fp32 frames take the native one-pass packing (not a PyTorch op: no intra-op
+    pool), the same bytes as the NumPy formula below."""
+    if not deep and tensor.device.type == "cpu" and tensor.dtype == torch.float32 \
+            and pixels.unavailable_reason() is None:
+        return pixels.packed_u8(tensor[0]).numpy()
     scale = np.float32(65535.0 if deep else 255.0)
     image = tensor[0].detach().to("cpu", torch.float32).numpy().transpose(1, 2, 0) * scale
     image += np.float32(0.5)

@@ -223,3 +223,26 @@ def test_complexity_table_counts_every_config():
         # FLOPs grow with the pixel count (4x from 360p to 720p, up to padding)
         assert 3.5 < row["gflops"]["720p"] / row["gflops"]["360p"] < 4.5
     assert rows["base"]["gflops"]["360p"] > 10 * rows["lite"]["gflops"]["360p"]
+
+
+def test_native_pixel_packing_is_the_pytorch_formula_to_the_byte():
+    """to_uint8 packs CPU fp32 frames natively: the same bytes as the PyTorch ops, including
+    values outside [0, 1], exact halves and the opaque alpha channel."""
+    from fmsmi.engine.frames import to_uint8
+    from fmsmi.engine.op import pixels
+    if pixels.unavailable_reason() is not None:
+        pytest.skip(f"native packing: {pixels.unavailable_reason()}")
+    torch.manual_seed(0)
+    frame = torch.rand(1, 3, 37, 53) * 1.4 - 0.2
+    frame[0, :, 0, :20] = torch.arange(20) / 255.0 + 0.5 / 255.0     # halves: round up
+    expected = frame[0].mul(255.0).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0)
+    assert torch.equal(to_uint8(frame), expected)
+    rgba = to_uint8(frame, alpha=True)
+    assert rgba.shape == (37, 53, 4) and torch.equal(rgba[..., :3], expected) and bool((rgba[..., 3] == 255).all())
+    assert torch.equal(to_uint8(frame.double(), alpha=True), rgba)       # the PyTorch path agrees
+    interpolator = Interpolator("lite", backend="cpu")
+    image0 = np.random.default_rng(1).integers(0, 256, (40, 64, 3), dtype=np.uint8)
+    image1 = np.roll(image0, 3, axis=1)
+    rgb = interpolator.interpolate(image0, image1)
+    rgba = interpolator.interpolate(image0, image1, alpha=True)
+    assert rgba.shape == (40, 64, 4) and np.array_equal(rgba[..., :3], rgb) and (rgba[..., 3] == 255).all()

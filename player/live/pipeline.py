@@ -94,7 +94,8 @@ def lower_priority(niceness: int) -> None:
 
 
 class CpuStage:
-    """Middle frames on the host: ``Interpolator.interpolate`` then an RGBA copy."""
+    """Middle frames on the host: ``interpolate`` (``Interpolator.interpolate``, with
+    ``alpha=True`` an RGBA frame in the same pass) and, for an RGB result, an RGBA copy."""
 
     def __init__(self, interpolate: Callable[[np.ndarray, np.ndarray], np.ndarray], stats: PlaybackStats):
         self.interpolate = interpolate
@@ -114,7 +115,7 @@ class CpuStage:
         middle = self.interpolate(frame0.rgb, frame1.rgb)
         converted = time.perf_counter()
         self.stats.add_time("interpolate_cpu", time.thread_time() - started_cpu)
-        rgba = SeekableSource.rgb_to_rgba(middle)
+        rgba = middle if middle.shape[2] == 4 else SeekableSource.rgb_to_rgba(middle)
         self.stats.add_time("interpolate", converted - started)
         self.stats.add_time("convert", time.perf_counter() - converted)
         return rgba

@@ -17,6 +17,8 @@ reads back the first frame presented at or after SEC seconds of the video.
 
 from __future__ import annotations
 
+import functools
+
 import dataclasses
 import gc
 import logging
@@ -184,7 +186,7 @@ class Player:
         self.backend = interpolator.backend
         self._workers, threads = cpu_workers(options.workers, options.threads)
         set_inference_threads(threads)
-        return CpuStage(interpolator.interpolate, self.stats)
+        return CpuStage(functools.partial(interpolator.interpolate, alpha=True), self.stats)
 
     def _open_audio(self) -> None:
         if not self.options.audio:

@@ -81,6 +81,12 @@ FMSMI_SEPCONV_API int fmsmi_motion_align_f32(
     int64_t h, int64_t w, int64_t coarse_level, int64_t radius, int64_t fine_level, int64_t window,
     float bias);
 
+/* A synthesized frame to display/encoder pixels: planar (C,H,W) fp32 in [0,1] -> packed
+ * (H,W,K) uint8, K = C (RGB) or C + 1 (RGBA, alpha 255); each value trunc(clamp(x * 255 + 0.5,
+ * 0, 255)) in fp32 (engine/frames.py to_uint8's formula). One thread. */
+FMSMI_SEPCONV_API int fmsmi_planar_to_packed_u8(const float* planar, uint8_t* packed, int64_t c,
+                                                int64_t h, int64_t w, int64_t k);
+
 /* The shared per-pixel header path (the exact math of the CUDA kernel) over every pixel;
  * slow, for testing. */
 FMSMI_SEPCONV_API int fmsmi_sepconv_forward_scalar_f32(
