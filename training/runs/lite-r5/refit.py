@@ -1,6 +1,6 @@
 """lite-r5: lite-r4's network with cheaper layers, refitted by least squares (no training).
 
-    python training/runs/lite-r5/refit.py [--source training/runs/lite-r4/lite.pt]
+    python training/runs/lite-r5/refit.py [--source training/runs/lite-r5/init-from-lite-r4.pt]
         [--clips ../shared/data/clips] [--out training/runs/lite-r5/lite.pt]
 
 The ``lite`` config changed two layers (engine/network/config.py):
@@ -111,7 +111,7 @@ def refit(source: Path, clips: Path) -> tuple[VFIFMSMI, dict]:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--source", type=Path, default=Path("training/runs/lite-r4/lite.pt"))
+    parser.add_argument("--source", type=Path, default=Path("training/runs/lite-r5/init-from-lite-r4.pt"))
     parser.add_argument("--clips", type=Path, default=Path("../shared/data/clips"))
     parser.add_argument("--out", type=Path, default=Path("training/runs/lite-r5/lite.pt"))
     args = parser.parse_args()
