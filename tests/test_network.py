@@ -240,6 +240,7 @@ def test_native_pixel_packing_is_the_pytorch_formula_to_the_byte():
     rgba = to_uint8(frame, alpha=True)
     assert rgba.shape == (37, 53, 4) and torch.equal(rgba[..., :3], expected) and bool((rgba[..., 3] == 255).all())
     assert torch.equal(to_uint8(frame.double(), alpha=True), rgba)       # the PyTorch path agrees
+    assert torch.equal(pixels.packed_u8(frame[0, :2]), expected[..., :2])   # other channel counts
     interpolator = Interpolator("lite", backend="cpu")
     image0 = np.random.default_rng(1).integers(0, 256, (40, 64, 3), dtype=np.uint8)
     image1 = np.roll(image0, 3, axis=1)

@@ -17,9 +17,8 @@ reads back the first frame presented at or after SEC seconds of the video.
 
 from __future__ import annotations
 
-import functools
-
 import dataclasses
+import functools
 import gc
 import logging
 import os
