@@ -11,6 +11,7 @@ import torch
 from fmsmi.errors import BackendUnavailable, ConfigError
 
 from . import backends
+from .defaults import DEFAULT_MODEL
 from .frames import pad_to_multiple, to_tensor, to_uint8
 from .network import VFIFMSMI, get_config
 from .weights import apply_weights, shipped_weights
@@ -40,7 +41,7 @@ class Interpolator:
     (N,3,H,W) float tensors in [0,1] on ``self.device``.
     """
 
-    def __init__(self, model: str = "lite", weights: str | Path | None = None, backend: str = "auto",
+    def __init__(self, model: str = DEFAULT_MODEL, weights: str | Path | None = None, backend: str = "auto",
                  threads: int | None = None):
         self.config = get_config(model)
         self.backend = backends.resolve(backend)

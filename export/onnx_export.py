@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from fmsmi import __version__
+from fmsmi.engine.defaults import DEFAULT_MODEL
 from fmsmi.engine.network import VFIFMSMI, NetworkConfig
 from fmsmi.engine.op.reference import adaptive_sepconv_reference
 from fmsmi.errors import BackendUnavailable, ConfigError
@@ -191,7 +192,7 @@ def weights_tag(path: Path | None) -> str:
     return "untrained" if path is None else f"{Path(path).name} sha256:{file_sha256(Path(path))[:16]}"
 
 
-def export_model(model: str = "lite", weights: str | Path | None = None, *, opset: int = DEFAULT_OPSET,
+def export_model(model: str = DEFAULT_MODEL, weights: str | Path | None = None, *, opset: int = DEFAULT_OPSET,
                  fp16: bool = False):
     """The ONNX graph of config ``model`` with ``weights`` (None: the shipped ones, if any)."""
     from fmsmi.engine.interpolator import build_network

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from fmsmi.engine.defaults import DEFAULT_MODEL
 from fmsmi.errors import ConfigError, InputError
 
 from .export import (
@@ -68,7 +69,7 @@ class BenchConfig:
     input: Path
     sizes: tuple[tuple[int, int], ...] = ()      # empty: the input's own size
     backends: tuple[str, ...] = ()               # empty: every backend usable here
-    model: str = "lite"
+    model: str = DEFAULT_MODEL
     factor: int = 2
     frames: int | None = None                    # cut the input to its first N frames
     workers: int | None = None

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from fmsmi.engine.defaults import DEFAULT_MODEL
 from fmsmi.engine.op import pixels
 from fmsmi.errors import ConfigError
 
@@ -64,7 +65,7 @@ class ExportConfig:
     input: Path
     output: Path
     factor: int = 2
-    model: str = "lite"
+    model: str = DEFAULT_MODEL
     backend: str = "auto"
     weights: Path | None = None
     encode: EncodeSettings = field(default_factory=EncodeSettings)

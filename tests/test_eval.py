@@ -147,7 +147,8 @@ def test_eval_command_writes_rows(tmp_path, capsys):
     from fmsmi.player.cli import main
 
     root = make_input_gt(tmp_path / "davis")
-    config = get_config("lite")
+    from fmsmi.engine.defaults import DEFAULT_MODEL
+    config = get_config(DEFAULT_MODEL)       # the command's default --model
     weights = tmp_path / "untrained.pt"
     save_weights(weights, config, VFIFMSMI(config).state_dict())  # untrained = exact frame averaging
     report = tmp_path / "report.json"

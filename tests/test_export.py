@@ -217,6 +217,17 @@ def test_bad_opset_is_refused(network):
         onnx_export.export_onnx(network, opset=11)
 
 
+def test_fast_export_matches_torch():
+    """The default CPU model (one scale, no GridNet) exports with its one pair of sepconv
+    nodes and its fp32 / fp16 graphs match PyTorch."""
+    network = random_network("fast")
+    model = onnx_export.export_onnx(network)
+    for graph, floor in ((model, 50.0), (fp16.convert_to_fp16(model), 40.0)):
+        check_sepconv_nodes(graph, get_config("fast"))
+        result = reference_eval.compare_with_torch(graph, network, *real_frames(SIZES[0]))
+        assert result.passed and result.psnr_db >= floor, str(result)
+
+
 @pytest.mark.skipif(os.environ.get("FMSMI_TEST_BASE_EXPORT") != "1", reason="~40 s: set FMSMI_TEST_BASE_EXPORT=1")
 def test_base_export():
     network = random_network("base")

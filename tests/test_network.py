@@ -34,13 +34,14 @@ def test_unknown_model_names_the_value():
     (dict(heads=(HeadConfig(2, 5), HeadConfig(0, 5))), "increasing"),
     (dict(stem_widths=(8,)), "stem_widths"),
     (dict(head_kernel=2), "head_kernel=2"),
+    (dict(refine_widths=()), "single head at level 0"),
 ])
 def test_bad_config_is_refused(change, match):
     with pytest.raises(ConfigError, match=match):
         dataclasses.replace(get_config("lite"), **change)
 
 
-@pytest.mark.parametrize("model", ["lite", "base"])
+@pytest.mark.parametrize("model", ["fast", "lite", "base"])
 def test_untrained_network_is_frame_averaging(model):
     """Identity kernels and 50 % occlusion: the untrained network averages its two inputs
     (with motion pre-alignment, the two aligned frames: motion-compensated averaging)."""
@@ -107,7 +108,7 @@ def test_interpolator_returns_the_input_size(height, width):
         assert np.abs(out - average).max() <= 1
 
 
-@pytest.mark.parametrize("model", ["lite", "base"])
+@pytest.mark.parametrize("model", ["fast", "lite", "base"])
 def test_pytorch_inference_pads_to_the_inference_multiple_only(model):
     """640x360 runs unpadded (360 is not a multiple of 32, the export stride): the deeper
     maps get odd sizes and the result stays that of the padded network, up to float noise
@@ -121,7 +122,7 @@ def test_pytorch_inference_pads_to_the_inference_multiple_only(model):
     with torch.no_grad():                # a network that is not frame averaging: random heads
         for head in network.heads:
             head.out.weight.normal_(0, 0.01, generator=generator)
-        for parameter in network.refine.head.parameters():
+        for parameter in network.refine.head.parameters() if network.refine is not None else ():
             parameter.normal_(0, 0.01, generator=generator)
         frame0, frame1 = torch.rand(2, 1, 3, 72, 96, generator=generator)
         unpadded = network(frame0, frame1)
@@ -213,6 +214,35 @@ def test_grid_up_block_convolves_where_its_config_says(coarse):
     network = VFIFMSMI(get_config("lite"))
     assert all(up.coarse for column in network.refine.ups for up in column)
     assert not any(up.coarse for column in VFIFMSMI(get_config("base")).refine.ups for up in column)
+
+
+def test_without_a_gridnet_the_output_is_the_full_resolution_synthesis():
+    """fast: one head at level 0 and no refinement; its output is that scale's synthesis,
+    and it is lite's full-resolution path with lite's tensors (what fast-r1 starts from)."""
+    fast, lite = get_config("fast"), get_config("lite")
+    assert fast.refine_widths == () and [h.level for h in fast.heads] == [0] and fast.motion == lite.motion
+    torch.manual_seed(0)
+    lite_network = VFIFMSMI(lite).eval()
+    for head in lite_network.heads:
+        torch.nn.init.normal_(head.out.weight, std=0.05)
+    fast_network = VFIFMSMI(fast).eval()
+    assert fast_network.refine is None
+    state = lite_network.state_dict()
+    fast_network.load_state_dict({name: state[name] for name in fast_network.state_dict()})
+    frame0, frame1 = torch.rand(1, 3, 64, 96), torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        out, scales = fast_network(frame0, frame1, return_scales=True)
+        _, lite_scales = lite_network(frame0, frame1, return_scales=True)
+    assert list(scales) == [0] and out is scales[0]
+    torch.testing.assert_close(out, lite_scales[0])
+    assert fast.inference_multiple == 4 and fast.multiple == lite.multiple
+
+
+def test_the_default_model_ships_trained_weights():
+    from fmsmi.engine.defaults import DEFAULT_MODEL
+    from fmsmi.engine.weights import shipped_weights
+    assert DEFAULT_MODEL in CONFIGS and shipped_weights(DEFAULT_MODEL) is not None
+    assert Interpolator().config.name == DEFAULT_MODEL and Interpolator().has_trained_weights
 
 
 def test_complexity_table_counts_every_config():

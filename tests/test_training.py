@@ -10,6 +10,7 @@ import av
 import numpy as np
 import pytest
 import torch
+from fmsmi.engine.defaults import DEFAULT_MODEL
 from fmsmi.engine.network import VFIFMSMI, get_config
 from fmsmi.engine.weights import load_weights
 from fmsmi.errors import ConfigError, InputError
@@ -247,9 +248,9 @@ def test_resume_continues_exactly(tmp_path):
     assert second.config.lr == tiny_config().lr  # the run's own settings win
     assert second.run()["samples"] == 4
     assert interval_losses(tmp_path / "resumed") == pytest.approx(interval_losses(tmp_path / "straight"), rel=1e-6)
-    config = get_config("lite")
-    a = load_weights(tmp_path / "straight" / "lite.pt", config)
-    b = load_weights(tmp_path / "resumed" / "lite.pt", config)
+    config = get_config(DEFAULT_MODEL)      # TrainConfig's default model
+    a = load_weights(tmp_path / "straight" / f"{DEFAULT_MODEL}.pt", config)
+    b = load_weights(tmp_path / "resumed" / f"{DEFAULT_MODEL}.pt", config)
     for name, tensor in a["state_dict"].items():
         torch.testing.assert_close(b["state_dict"][name], tensor, rtol=1e-5, atol=1e-7)
     assert b["meta"]["samples"] == 4 and b["meta"]["finished"] and b["meta"]["commands"] == ["test", "test"]
@@ -266,7 +267,7 @@ def test_train_command(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["reason"] == "finished" and set(result["val"]) == {"clips", "synthetic"}
     assert (out / "curves.png").stat().st_size > 0 and (out / "checkpoint.pt").is_file()
-    meta = load_weights(out / "lite.pt", get_config("lite"))["meta"]
+    meta = load_weights(out / f"{DEFAULT_MODEL}.pt", get_config(DEFAULT_MODEL))["meta"]
     command = meta["commands"][0]
     assert meta["samples"] == 4 and command.startswith("fmsmi train --clips") and "--samples 4" in command
     assert "--gaps 1,2,3" in command and "--crop 32" in command and "--no-progress" not in command

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from fmsmi.engine.defaults import DEFAULT_MODEL
 from fmsmi.engine.frames import pad_to_multiple
 from fmsmi.engine.network import VFIFMSMI, get_config
 from fmsmi.engine.op import adaptive_sepconv
@@ -64,7 +65,7 @@ TEXTURE_MAX_SIDE = 1024  # texture images are downscaled to this on load (memory
 class TrainConfig:
     """What defines a run (fixed for its life; stored in the checkpoint)."""
 
-    model: str = "lite"
+    model: str = DEFAULT_MODEL
     clips: tuple[str, ...] = ()
     gaps: tuple[int, ...] = (1, 2, 3)
     vimeo: str | None = None
@@ -493,7 +494,7 @@ class Trainer:
                     mininterval=1 if sys.stderr.isatty() else 60)
 
 
-def measure_throughput(model: str = "lite", crop: int = 128, batch: int = 8, bf16: bool = False, op: str = "auto",
+def measure_throughput(model: str = DEFAULT_MODEL, crop: int = 128, batch: int = 8, bf16: bool = False, op: str = "auto",
                        steps: int = 10, warmup: int = 2, log_fn: Callable[[str], None] = log.info) -> float:
     """Training samples per second of the network alone (a fixed random batch, no loader)."""
     config = TrainConfig(model=model, crop=crop, batch=batch)

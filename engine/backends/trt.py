@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fmsmi.engine.defaults import DEFAULT_MODEL
 from fmsmi.errors import BackendUnavailable, ConfigError, FmsmiError
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class Ticket:
 class TensorRTRunner:
     """``runner(frame0, frame1)`` on (N,3,H,W) float tensors padded to the model's stride."""
 
-    def __init__(self, model: str = "lite", weights: str | Path | None = None, *, precision: str = "fp16",
+    def __init__(self, model: str = DEFAULT_MODEL, weights: str | Path | None = None, *, precision: str = "fp16",
                  profile=None, engine_dir: str | Path | None = None):
         from . import trt_unavailable_reason
 

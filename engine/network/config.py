@@ -62,7 +62,7 @@ class NetworkConfig:
     decoder_last_level: int           # the decoder climbs back up to this level
     convs_per_block: int
     heads: tuple[HeadConfig, ...]
-    refine_widths: tuple[int, ...]    # GridNet rows, row k at level refine_first_level + k
+    refine_widths: tuple[int, ...]    # GridNet rows, row k at level refine_first_level + k; () = none
     refine_first_level: int
     refine_columns: int               # columns in each half of the GridNet
     refine_convs: int = 2             # convolutions per GridNet block
@@ -96,7 +96,11 @@ class NetworkConfig:
         if self.head_kernel not in (1, 3):
             raise ConfigError(f"head_kernel={self.head_kernel}: expected 1 or 3")
         if not self.refine_widths:
-            raise ConfigError("refine_widths=(): expected at least one GridNet row")
+            # no refinement: the output is the one synthesis, at full resolution
+            if levels != [0]:
+                raise ConfigError(f"refine_widths=() with head levels {levels}: expected a single head at level 0 "
+                                  "(without a GridNet nothing fuses several scales)")
+            return
         deepest_row = self.refine_first_level + len(self.refine_widths) - 1
         if levels[0] > self.refine_first_level:
             raise ConfigError(f"head levels {levels}: expected one at or above the first GridNet row "
@@ -109,21 +113,24 @@ class NetworkConfig:
         return self.first_level + len(self.encoder_widths) - 1
 
     @property
+    def deepest_row(self) -> int:
+        """Level of the GridNet's coarsest row (0 without a GridNet)."""
+        return self.refine_first_level + len(self.refine_widths) - 1 if self.refine_widths else 0
+
+    @property
     def multiple(self) -> int:
         """Input height and width must be multiples of this (the engine pads outside)."""
-        deepest_row = self.refine_first_level + len(self.refine_widths) - 1
-        return 2 ** max(self.deepest_level, deepest_row)
+        return 2 ** max(self.deepest_level, self.deepest_row)
 
     @property
     def inference_multiple(self) -> int:
         """The size step PyTorch inference pads to: 2^(the deepest level an image enters, at
-        the kernel heads or the GridNet rows). The pyramid, the heads and the GridNet's folds
+        the kernel heads or the GridNet rows, or where the encoder starts). The pyramid, the heads and the GridNet's folds
         divide exactly; deeper encoder maps may have odd sizes (stride-2 convolutions round
         up, upsampling goes to the skip's size). Saves padding 360 to 384 rows: lite at
         640x360 differs from its 640x384-padded output by -0.007 dB on average (29 Big Buck
         Bunny triplets, -0.05..+0.015). Export and TensorRT keep ``multiple``."""
-        deepest_row = self.refine_first_level + len(self.refine_widths) - 1
-        return 2 ** max(max(head.level for head in self.heads), deepest_row)
+        return 2 ** max(max(head.level for head in self.heads), self.deepest_row, self.first_level)
 
     def width_at(self, level: int) -> int:
         return self.encoder_widths[level - self.first_level]
@@ -165,6 +172,26 @@ CONFIGS: dict[str, NetworkConfig] = {
         motion=MotionConfig(),
         head_kernel=1,
         refine_up_coarse=True,
+    ),
+    # The CPU default: lite's alignment, encoder and decoder and its full-resolution head
+    # only -- one synthesis, no coarser scales, no GridNet. On lite-r6's tensors the GridNet
+    # and the three coarser scales bought 0.15 dB on DAVIS-30 for 44 % of the 640x360 forward
+    # pass; with the motion pre-alignment doing the large motion, the 1/4-level kernels
+    # (+-2 px at full resolution) carry the rest (docs/weights.md, fast-r1).
+    "fast": NetworkConfig(
+        name="fast",
+        encoder_widths=(16, 32, 48, 64),
+        first_level=2,
+        stem_widths=(8, 16),
+        decoder_last_level=2,
+        convs_per_block=1,
+        heads=(HeadConfig(0, 5),),
+        refine_widths=(),
+        refine_first_level=2,   # unused without GridNet rows
+        refine_columns=1,       # unused without GridNet rows
+        head_body=False,
+        motion=MotionConfig(),
+        head_kernel=1,
     ),
 }
 

@@ -110,7 +110,7 @@ class VFIFMSMI(nn.Module):
             for head in config.heads)
         self.refine = GridNet(config.refine_widths, config.refine_first_level, config.refine_columns,
                               config.refine_convs, {head.level: 3 for head in config.heads},
-                              up_coarse=config.refine_up_coarse)
+                              up_coarse=config.refine_up_coarse) if config.refine_widths else None
 
     def _feature_level(self, level: int) -> int:
         """Decoder (or encoder, below the decoder) level a head reads its features from."""
@@ -218,6 +218,8 @@ class VFIFMSMI(nn.Module):
         scales = self.synthesize(frame0, frame1, features)
         finest = min(scales)
         coarse = scales[finest]
+        if self.refine is None:  # one synthesis at full resolution (the config checks it)
+            return (coarse, scales) if return_scales else coarse
         if finest:
             coarse = upsample(coarse, frame0.shape[-2:])
         frame = self.refine(scales, base=coarse)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from fmsmi.engine.defaults import DEFAULT_MODEL
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -19,7 +21,7 @@ def register(subparsers) -> None:
     parser.add_argument("--frames", type=int, default=None, metavar="N", help="use only the first N frames")
     parser.add_argument("--backend", action="append", default=[], choices=("cpu", "torch", "trt"),
                         help="backend to measure; repeat for several (default: every usable one)")
-    parser.add_argument("--model", default="lite", help="network config (default lite)")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"network config (default {DEFAULT_MODEL})")
     parser.add_argument("--factor", type=int, choices=(2, 4), default=2, help="frame-rate multiple (default 2)")
     parser.add_argument("--workers", type=int, default=None,
                         help="parallel inference workers (default: one per core on the CPU)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from fmsmi.engine.defaults import DEFAULT_MODEL
+
 FORMATS = ("middlebury", "ucf101", "vimeo90k", "davis")
 
 
@@ -19,7 +21,7 @@ def register(subparsers) -> None:
                     "gt/<seq>/frame10i11.png.")
     parser.add_argument("path", help="benchmark folder")
     parser.add_argument("--format", required=True, choices=FORMATS, dest="layout", help="folder layout")
-    parser.add_argument("--model", default="lite", help="network config (default: lite)")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"network config (default: {DEFAULT_MODEL})")
     parser.add_argument("--weights", default=None, help="weights file (default: the shipped weights of --model)")
     parser.add_argument("--backend", default="auto", help="Interpolator backend (default: auto)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads")

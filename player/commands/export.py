@@ -11,12 +11,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from fmsmi.engine.defaults import DEFAULT_MODEL
+
 CHECK_SIZE = (256, 160)     # width x height of the --check crop (a multiple of every stride)
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("export", help="export the network to ONNX (for TensorRT)")
-    parser.add_argument("--model", default="lite", help="network config: lite or base (default: lite)")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"network config: fast, lite or base (default: {DEFAULT_MODEL})")
     parser.add_argument("--weights", type=Path, help="weights file (default: the shipped weights of --model)")
     parser.add_argument("--onnx", type=Path, required=True, metavar="OUT.onnx", help="file to write")
     parser.add_argument("--fp16", action="store_true",

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from fmsmi.engine.defaults import DEFAULT_MODEL
+
 KEYS = ("keys: space pause, left/right seek 5 s, down/up seek 60 s, f fullscreen, i interpolation on/off, "
         "c compare (original | interpolated), s screenshot, q/Esc quit")
 
@@ -17,7 +19,7 @@ def register(subparsers) -> None:
         epilog="Needs a display (X11/Wayland; headless: xvfb-run, or PYOPENGL_PLATFORM=osmesa for an offscreen "
                "window).")
     parser.add_argument("input", type=Path, metavar="INPUT", help="video file")
-    parser.add_argument("--model", default="lite", help="network config (default: lite)")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"network config (default: {DEFAULT_MODEL})")
     parser.add_argument("--weights", type=Path, default=None, help="weights file (default: the shipped ones)")
     parser.add_argument("--backend", default="auto", help="auto, cpu, torch or trt (default: auto)")
     parser.add_argument("--threads", type=int, default=None,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from fmsmi.engine.defaults import DEFAULT_MODEL
+
 
 def _ints(text: str) -> tuple[int, ...]:
     try:
@@ -56,7 +58,7 @@ def register(subparsers) -> None:
     data.add_argument("--procedural", type=float, default=0.3, help="share of procedural textures (default 0.3)")
     data.add_argument("--holdout", type=float, default=0.1, help="last fraction of each clip kept for validation")
     optim = parser.add_argument_group("optimization (fixed for the life of a run)")
-    optim.add_argument("--model", default="lite", help="network config (default: lite)")
+    optim.add_argument("--model", default=DEFAULT_MODEL, help=f"network config (default: {DEFAULT_MODEL})")
     optim.add_argument("--crop", type=int, default=128, help="square crop side (multiple of the model's multiple)")
     optim.add_argument("--batch", type=int, default=8)
     optim.add_argument("--samples", type=int, default=1_000_000, help="planned training samples (the schedule's length)")

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from fmsmi.engine.defaults import DEFAULT_MODEL
 from fmsmi.errors import ConfigError
 
 from .audio import AudioOutput, audio_unavailable_reason
@@ -52,7 +53,7 @@ TITLE_PERIOD = 0.5          # seconds between title-bar updates
 @dataclass(frozen=True)
 class PlayOptions:
     input: Path
-    model: str = "lite"
+    model: str = DEFAULT_MODEL
     weights: Path | None = None
     backend: str = "auto"
     threads: int | None = None        # intra-op threads per worker (None: 1 with several workers)
