@@ -75,8 +75,9 @@ def parts(network, frame0: torch.Tensor, frame1: torch.Tensor) -> dict:
         else:
             calls[f"synthesis L{level}"] = functools.partial(network.compose, head, images0[level],
                                                              images1[level], raw)
-    finest = min(scales)
-    calls["refine"] = lambda: network.refine(scales, base=scales[finest])
+    if network.refine is not None:
+        finest = min(scales)
+        calls["refine"] = lambda: network.refine(scales, base=scales[finest])
     calls["forward"] = lambda: network(frame0, frame1)
     return calls
 
