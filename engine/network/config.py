@@ -125,9 +125,9 @@ class NetworkConfig:
     @property
     def inference_multiple(self) -> int:
         """The size step PyTorch inference pads to: 2^(the deepest level an image enters, at
-        the kernel heads or the GridNet rows, or where the encoder starts). The pyramid, the heads and the GridNet's folds
-        divide exactly; deeper encoder maps may have odd sizes (stride-2 convolutions round
-        up, upsampling goes to the skip's size). Saves padding 360 to 384 rows: lite at
+        the kernel heads or the GridNet rows, or where the encoder starts). The pyramid, the
+        heads and the GridNet's folds divide exactly; deeper encoder maps may have odd sizes
+        (stride-2 convolutions round up, upsampling goes to the skip's size). Saves padding 360 to 384 rows: lite at
         640x360 differs from its 640x384-padded output by -0.007 dB on average (29 Big Buck
         Bunny triplets, -0.05..+0.015). Export and TensorRT keep ``multiple``."""
         return 2 ** max(max(head.level for head in self.heads), self.deepest_row, self.first_level)
