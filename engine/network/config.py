@@ -5,7 +5,7 @@ Levels count halvings of the resolution: level 0 is the input size, level k is 1
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fmsmi.errors import ConfigError
 
@@ -127,13 +127,39 @@ class NetworkConfig:
         """The size step PyTorch inference pads to: 2^(the deepest level an image enters, at
         the kernel heads or the GridNet rows, or where the encoder starts). The pyramid, the
         heads and the GridNet's folds divide exactly; deeper encoder maps may have odd sizes
-        (stride-2 convolutions round up, upsampling goes to the skip's size). Saves padding 360 to 384 rows: lite at
-        640x360 differs from its 640x384-padded output by -0.007 dB on average (29 Big Buck
-        Bunny triplets, -0.05..+0.015). Export and TensorRT keep ``multiple``."""
+        (stride-2 convolutions round up, upsampling goes to the skip's size). Saves padding
+        360 to 384 rows: lite at 640x360 differs from its 640x384-padded output by -0.007 dB
+        on average (29 Big Buck Bunny triplets, -0.05..+0.015). Export and TensorRT keep
+        ``multiple``."""
         return 2 ** max(max(head.level for head in self.heads), self.deepest_row, self.first_level)
 
     def width_at(self, level: int) -> int:
         return self.encoder_widths[level - self.first_level]
+
+
+# Real time on a 2-core CPU: stride-2 convs take the input to 1/4 where the encoder
+# starts; kernels for the full-resolution synthesis are predicted at 1/4 and upsampled;
+# the GridNet works at 1/4 and 1/8; a 1/8 head with dilation reaches large motion.
+# The heads are 1x1 and the GridNet's up-block convolves at 1/8 before upsampling:
+# least-squares refits of lite-r4's 3x3 heads and up-block lost 0.02 dB on DAVIS-30
+# for 11 % of the forward pass (docs/weights.md, lite-r5).
+_LITE = NetworkConfig(
+    name="lite",
+    encoder_widths=(16, 32, 48, 64),
+    first_level=2,
+    stem_widths=(8, 16),
+    decoder_last_level=2,
+    convs_per_block=1,
+    heads=(HeadConfig(0, 5), HeadConfig(1, 7), HeadConfig(2, 9), HeadConfig(3, 9, 2)),
+    refine_widths=(16, 32),
+    refine_first_level=2,
+    refine_columns=1,
+    refine_convs=1,
+    head_body=False,
+    motion=MotionConfig(),
+    head_kernel=1,
+    refine_up_coarse=True,
+)
 
 
 CONFIGS: dict[str, NetworkConfig] = {
@@ -150,49 +176,13 @@ CONFIGS: dict[str, NetworkConfig] = {
         refine_first_level=0,
         refine_columns=3,
     ),
-    # Real time on a 2-core CPU: stride-2 convs take the input to 1/4 where the encoder
-    # starts; kernels for the full-resolution synthesis are predicted at 1/4 and upsampled;
-    # the GridNet works at 1/4 and 1/8; a 1/8 head with dilation reaches large motion.
-    # The heads are 1x1 and the GridNet's up-block convolves at 1/8 before upsampling:
-    # least-squares refits of lite-r4's 3x3 heads and up-block lost 0.02 dB on DAVIS-30
-    # for 11 % of the forward pass (docs/weights.md, lite-r5).
-    "lite": NetworkConfig(
-        name="lite",
-        encoder_widths=(16, 32, 48, 64),
-        first_level=2,
-        stem_widths=(8, 16),
-        decoder_last_level=2,
-        convs_per_block=1,
-        heads=(HeadConfig(0, 5), HeadConfig(1, 7), HeadConfig(2, 9), HeadConfig(3, 9, 2)),
-        refine_widths=(16, 32),
-        refine_first_level=2,
-        refine_columns=1,
-        refine_convs=1,
-        head_body=False,
-        motion=MotionConfig(),
-        head_kernel=1,
-        refine_up_coarse=True,
-    ),
-    # The CPU default: lite's alignment, encoder and decoder and its full-resolution head
-    # only -- one synthesis, no coarser scales, no GridNet. On lite-r6's tensors the GridNet
-    # and the three coarser scales bought 0.15 dB on DAVIS-30 for 44 % of the 640x360 forward
-    # pass; with the motion pre-alignment doing the large motion, the 1/4-level kernels
-    # (+-2 px at full resolution) carry the rest (docs/weights.md, fast-r1).
-    "fast": NetworkConfig(
-        name="fast",
-        encoder_widths=(16, 32, 48, 64),
-        first_level=2,
-        stem_widths=(8, 16),
-        decoder_last_level=2,
-        convs_per_block=1,
-        heads=(HeadConfig(0, 5),),
-        refine_widths=(),
-        refine_first_level=2,   # unused without GridNet rows
-        refine_columns=1,       # unused without GridNet rows
-        head_body=False,
-        motion=MotionConfig(),
-        head_kernel=1,
-    ),
+    "lite": _LITE,
+    # The CPU default: lite without its coarser kernel heads and its GridNet -- the alignment,
+    # encoder, decoder and full-resolution head only, one synthesis. On lite-r6's tensors
+    # the GridNet and the three coarser scales bought 0.15 dB on DAVIS-30 for 44 % of the
+    # 640x360 forward pass; with the motion pre-alignment doing the large motion, the
+    # 1/4-level kernels (+-2 px at full resolution) carry the rest (docs/weights.md, fast-r1).
+    "fast": replace(_LITE, name="fast", heads=(HeadConfig(0, 5),), refine_widths=()),
 }
 
 
