@@ -143,8 +143,7 @@ class Upsampled {
       for (int64_t x = 0; x < w; ++x) out[x] = cols.w0[x] * in[cols.i0[x]] + cols.w1[x] * in[cols.i1[x]];
     }
   }
-  int64_t width() const { return columns_.w; }
-  // Output row y into out[0, width()).
+  // Output row y into out[0, width of the upsampled map).
   void row(int64_t y, float* out) const {
     const float* top = &columns_.v[static_cast<size_t>(rows_.i0[y] * columns_.w)];
     const float* bottom = &columns_.v[static_cast<size_t>(rows_.i1[y] * columns_.w)];
@@ -200,6 +199,33 @@ struct Field {
   Map dy, dx;
 };
 
+// The field's smoothing between levels, in place: box 3 (motion.half_motion).
+void smooth(Field& field, Workspace& work) {
+  box(field.dy, 3, work.sums, work.rows);
+  box(field.dx, 3, work.sums, work.rows);
+}
+
+// A field upsampled to h x w times ``scale`` (motion.half_motion's F.interpolate), a row at
+// a time: the next level's starting field in refine() and the final field of the warp.
+class FieldUpsampler {
+ public:
+  FieldUpsampler(const Field& field, int64_t h, int64_t w, float scale)
+      : rows_(field.dy.h, h), cols_(field.dy.w, w),
+        dy_(field.dy, rows_, cols_, scale), dx_(field.dx, rows_, cols_, scale) {}
+  FieldUpsampler(const FieldUpsampler&) = delete;  // dy_ and dx_ refer to rows_
+  FieldUpsampler& operator=(const FieldUpsampler&) = delete;
+
+  // Row y of the upsampled field into dy[0, w) and dx[0, w).
+  void row(int64_t y, float* dy, float* dx) const {
+    dy_.row(y, dy);
+    dx_.row(y, dx);
+  }
+
+ private:
+  Axis rows_, cols_;
+  Upsampled dy_, dx_;
+};
+
 // cost(y, x) = |a(y - dy, x - dx) - b(y + dy, x + dx)|, replicate border; the columns whose
 // reads stay inside the map run without clamping (a loop the compiler vectorizes).
 void difference(const Map& a, const Map& b, int64_t dy, int64_t dx, Map& cost) {
@@ -251,15 +277,10 @@ Field coarse_search(const Map& g0, const Map& g1, int64_t radius, int64_t window
 // The field upsampled to the next level (box 3, bilinear, x2), then the best residual in
 // {-1,0,1}^2 over the window after warping both levels by it (motion.refine).
 Field refine(const Map& g0, const Map& g1, Field coarse, int64_t window, Workspace& work) {
-  box(coarse.dy, 3, work.sums, work.rows);
-  box(coarse.dx, 3, work.sums, work.rows);
-  const Axis rows(coarse.dy.h, g0.h), cols(coarse.dy.w, g0.w);
-  const Upsampled up_dy(coarse.dy, rows, cols, 2.0f), up_dx(coarse.dx, rows, cols, 2.0f);
+  smooth(coarse, work);
+  const FieldUpsampler upsampled(coarse, g0.h, g0.w, 2.0f);
   Field field{Map(g0.h, g0.w), Map(g0.h, g0.w)};
-  for (int64_t y = 0; y < g0.h; ++y) {
-    up_dy.row(y, &field.dy.at(y, 0));
-    up_dx.row(y, &field.dx.at(y, 0));
-  }
+  for (int64_t y = 0; y < g0.h; ++y) upsampled.row(y, &field.dy.at(y, 0), &field.dx.at(y, 0));
   const Sampler sampler(g0.h, g0.w);
   Map warped0(g0.h, g0.w), warped1(g0.h, g0.w);
   for (int64_t y = 0; y < g0.h; ++y) {
@@ -301,18 +322,14 @@ int fmsmi_motion_align_f32(
       Field field = coarse_search(levels0[coarse_level], levels1[coarse_level], radius, window, bias, work);
       for (int64_t level = coarse_level - 1; level >= fine_level; --level)
         field = refine(levels0[level], levels1[level], std::move(field), window, work);
-      box(field.dy, 3, work.sums, work.rows);
-      box(field.dx, 3, work.sums, work.rows);
-      const Axis rows(field.dy.h, h), cols(field.dy.w, w);
-      const float scale = static_cast<float>(int64_t{1} << fine_level);
-      const Upsampled up_dy(field.dy, rows, cols, scale), up_dx(field.dx, rows, cols, scale);
+      smooth(field, work);
+      const FieldUpsampler upsampled(field, h, w, static_cast<float>(int64_t{1} << fine_level));
       const Sampler sampler(h, w);
       std::vector<float> row_dy(static_cast<size_t>(w)), row_dx(static_cast<size_t>(w));
       float* out0 = aligned0 + item * frame_size;
       float* out1 = aligned1 + item * frame_size;
       for (int64_t y = 0; y < h; ++y) {
-        up_dy.row(y, row_dy.data());
-        up_dx.row(y, row_dx.data());
+        upsampled.row(y, row_dy.data(), row_dx.data());
         int64_t x = 0;
         while (x < w) {
           // a run of pixels without motion (most of a frame in most video): the pixels
