@@ -18,7 +18,8 @@ CHECK_SIZE = (256, 160)     # width x height of the --check crop (a multiple of 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("export", help="export the network to ONNX (for TensorRT)")
-    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"network config: fast, lite or base (default: {DEFAULT_MODEL})")
+    parser.add_argument("--model", default=DEFAULT_MODEL,
+                        help=f"network config: fast, lite or base (default: {DEFAULT_MODEL})")
     parser.add_argument("--weights", type=Path, help="weights file (default: the shipped weights of --model)")
     parser.add_argument("--onnx", type=Path, required=True, metavar="OUT.onnx", help="file to write")
     parser.add_argument("--fp16", action="store_true",

@@ -18,7 +18,9 @@ def register(subparsers) -> None:
     parser.add_argument("input", type=Path, metavar="INPUT", help="source video file")
     parser.add_argument("output", type=Path, metavar="OUTPUT", help="output video file (.mp4, .mkv, .mov)")
     parser.add_argument("--factor", type=int, choices=(2, 4), default=2, help="frame-rate multiple (default 2)")
-    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"network config: fast or lite (CPU; lite: multi-scale, slower), base (GPU) (default {DEFAULT_MODEL})")
+    parser.add_argument("--model", default=DEFAULT_MODEL,
+                        help=f"network config: fast or lite (CPU; lite: multi-scale, slower), base (GPU) "
+                             f"(default {DEFAULT_MODEL})")
     parser.add_argument("--backend", default="auto", choices=("auto", "cpu", "torch", "trt"),
                         help="inference backend (default auto: trt, then torch on CUDA, then cpu)")
     parser.add_argument("--weights", type=Path, default=None, help="weights file (default: the shipped ones)")

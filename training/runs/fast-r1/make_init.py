@@ -12,13 +12,17 @@ copied unchanged; its output is then exactly lite-r6's full-resolution synthesis
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from fmsmi.engine.network import VFIFMSMI, get_config
 from fmsmi.engine.weights import apply_weights, save_weights
 
+log = logging.getLogger("make_init")
+
 
 def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--source", type=Path, default=Path("engine/weights/lite.pt"))
     parser.add_argument("--out", type=Path, default=Path("training/runs/fast-r1/init-from-lite-r6.pt"))
@@ -30,7 +34,7 @@ def main() -> None:
     fast.load_state_dict({name: source[name] for name in fast.state_dict()})
     save_weights(args.out, fast.config, fast.state_dict(), {"derived_from": str(args.source),
                                                              "method": "training/runs/fast-r1/make_init.py"})
-    print(f"wrote {args.out}")
+    log.info("wrote %s", args.out)
 
 
 if __name__ == "__main__":
