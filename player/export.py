@@ -404,6 +404,7 @@ class _Pipeline:
         written = 0
         with VideoEncoder(self.temporary, self.info, rate=rate, time_base=time_base,
                           settings=self.config.encode, label=self.config.output) as encoder:
+            to_frame = _frame_writer(encoder, self.deep)
             done = False
             while not done:
                 result = self._get(self.results)
@@ -415,9 +416,10 @@ class _Pipeline:
                         started = time.perf_counter()
                         if out.frame is not None and encoder.passes_through(out.frame):
                             frame = encoder.retime(out.frame, out.pts, out.duration)
+                        elif out.image is not None:
+                            frame = encoder.encode_frame(out.image, out.pts, out.duration)
                         else:
-                            image = out.image if out.image is not None else _to_image(out.tensor, self.deep)
-                            frame = encoder.encode_frame(image, out.pts, out.duration)
+                            frame = to_frame(out.tensor, out.pts, out.duration)
                         started = self.stats.add("convert", started)
                         encoder.write_frame(frame)
                         self.stats.add("encode", started)
@@ -441,6 +443,24 @@ def _to_tensor(image: np.ndarray) -> torch.Tensor:
     planar = np.empty((1, 3) + image.shape[:2], dtype=np.float32)
     np.multiply(image.transpose(2, 0, 1), scale, out=planar[0])
     return torch.from_numpy(planar)
+
+
+def _frame_writer(encoder: VideoEncoder, deep: bool) -> Callable[[torch.Tensor, int, int], Any]:
+    """How a synthesized frame (1,3,H,W) becomes an encoder frame: straight into the 4:2:0
+    planes of an 8-bit output with the native writer (one pass, pixels.yuv420p_u8), else
+    through RGB bytes and the encoder's swscale conversion."""
+    weights = encoder.yuv420p_weights()
+    if deep or weights is None or pixels.yuv_unavailable_reason() is not None:
+        return lambda tensor, pts, duration: encoder.encode_frame(_to_image(tensor, deep), pts, duration)
+
+    def write_planes(tensor: torch.Tensor, pts: int, duration: int):
+        if tensor.device.type != "cpu" or tensor.dtype != torch.float32:
+            return encoder.encode_frame(_to_image(tensor, deep), pts, duration)
+        frame, planes = encoder.blank_frame()
+        pixels.yuv420p_u8(tensor[0], *planes, *weights)
+        return encoder.stamp(frame, pts, duration)
+
+    return write_planes
 
 
 def _to_image(tensor: torch.Tensor, deep: bool) -> np.ndarray:

@@ -92,6 +92,30 @@ def test_original_frames_reach_the_encoder_untouched(tmp_path, interpolator):
         assert np.array_equal(out[2 * k], planes), f"original frame {k} changed"
 
 
+def test_synthesized_frames_written_as_planes_equal_the_rgb_path(tmp_path, interpolator, monkeypatch):
+    """Synthesized frames go straight into the 4:2:0 planes (pixels.yuv420p_u8) instead of
+    RGB bytes + swscale: with a lossless encode the two ways agree to a code of luma and, on
+    average, within a code of chroma (0.5 on this textured clip: swscale filters chroma
+    differently); the originals are untouched either way."""
+    from fmsmi.engine.op import pixels
+    if pixels.yuv_unavailable_reason() is not None:
+        pytest.skip(f"native YUV writer: {pixels.yuv_unavailable_reason()}")
+    clip = make_clip(tmp_path / "in.mp4", frames=4, speed=5)
+    lossless = EncodeSettings(crf=0, preset="ultrafast")
+    run_export(clip.path, tmp_path / "planes.mp4", interpolator, encode=lossless)
+    monkeypatch.setattr(pixels, "yuv_unavailable_reason", lambda: "disabled by the test")
+    run_export(clip.path, tmp_path / "rgb.mp4", interpolator, encode=lossless)
+    planes, rgb = _yuv_planes(tmp_path / "planes.mp4"), _yuv_planes(tmp_path / "rgb.mp4")
+    height = clip.height
+    assert len(planes) == len(rgb) == 8
+    for k in range(0, 8, 2):
+        assert np.array_equal(planes[k], rgb[k])
+    for k in (1, 3, 5):
+        luma = np.abs(planes[k][:height].astype(int) - rgb[k][:height])
+        chroma = np.abs(planes[k][height:].astype(int) - rgb[k][height:])
+        assert luma.max() <= 1 and chroma.mean() < 1.0, (k, luma.max(), chroma.mean())
+
+
 def test_moving_square_midpoint(tmp_path, interpolator):
     """The new frame is the engine's middle frame of its two neighbours (up to the encode),
     not a copy of either."""

@@ -24,7 +24,7 @@ import numpy as np
 
 from fmsmi.errors import ConfigError, FmsmiError, InputError
 
-from .probe import VideoInfo, open_input, reason_of
+from .probe import LUMA_WEIGHTS, VideoInfo, open_input, reason_of
 
 log = logging.getLogger(__name__)
 
@@ -180,11 +180,31 @@ class VideoEncoder:
         matrix, value_range, _, _ = self._yuv
         frame = frame.reformat(format=self.pix_fmt, src_color_range="JPEG", dst_colorspace=matrix,
                                dst_color_range=value_range, threads=1)
+        return self.stamp(frame, pts, duration)
+
+    def stamp(self, frame: av.VideoFrame, pts: int, duration: int | None = None) -> av.VideoFrame:
+        """``frame`` (in the output's pixel format) with the output's timing."""
         frame.pts = pts
         frame.time_base = self.time_base
         if duration is not None:
             frame.duration = duration
         return frame
+
+    def yuv420p_weights(self) -> tuple[float, float, bool] | None:
+        """(Kr, Kb, full range) when frames can be written plane by plane from RGB: the output
+        is 8-bit 4:2:0 with a known matrix; None otherwise (use ``encode_frame``)."""
+        matrix, value_range, _, _ = self._yuv
+        if self.pix_fmt != "yuv420p" or matrix not in LUMA_WEIGHTS:
+            return None
+        return (*LUMA_WEIGHTS[matrix], value_range == "JPEG")
+
+    def blank_frame(self) -> tuple[av.VideoFrame, list[np.ndarray]]:
+        """A new frame in the output's pixel format and size, and writable views of its
+        planes (rows without their padding) to fill before ``stamp``."""
+        frame = av.VideoFrame(self.info.width, self.info.height, self.pix_fmt)
+        planes = [np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:plane.height, :plane.width]
+                  for plane in frame.planes]
+        return frame, planes
 
     def passes_through(self, frame: av.VideoFrame) -> bool:
         """Whether a decoded source frame can be encoded as it is: the output's pixel format

@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 # AVColorSpace values -> the swscale matrix name PyAV's reformatter takes.
 _MATRIX = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "ITU601", 7: "SMPTE240M", 9: "BT2020", 10: "BT2020"}
 _SPACE_TAG = {"ITU709": 1, "FCC": 4, "ITU601": 6, "SMPTE240M": 7, "BT2020": 9}
+# Luma weights (Kr, Kb) of each matrix: Y = Kr R + (1 - Kr - Kb) G + Kb B.
+LUMA_WEIGHTS = {"ITU709": (0.2126, 0.0722), "FCC": (0.30, 0.11), "ITU601": (0.299, 0.114),
+                "SMPTE240M": (0.212, 0.087), "BT2020": (0.2627, 0.0593)}
 # AVColorRange values
 RANGE_UNSPECIFIED, RANGE_LIMITED, RANGE_FULL = 0, 1, 2
 SPACE_UNSPECIFIED = 2

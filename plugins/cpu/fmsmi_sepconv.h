@@ -87,6 +87,17 @@ FMSMI_SEPCONV_API int fmsmi_motion_align_f32(
 FMSMI_SEPCONV_API int fmsmi_planar_to_packed_u8(const float* planar, uint8_t* packed, int64_t c,
                                                 int64_t h, int64_t w, int64_t k);
 
+/* A synthesized frame to an encoder's 8-bit 4:2:0 planes: planar (3,H,W) fp32 RGB, clamped to
+ * [0,1], through the matrix with luma weights kr, kb (kg = 1 - kr - kb):
+ *   Y = kr R + kg G + kb B,  Cb = (B - Y) / (2 (1 - kb)),  Cr = (R - Y) / (2 (1 - kr)),
+ * coded Y' = 16 + 219 Y, C' = 128 + 224 C (limited range) or Y' = 255 Y, C' = 128 + 255 C
+ * (full_range != 0), each rounded half up and clamped to [0, 255]. Chroma comes from the mean
+ * of each 2x2 block of RGB (an odd last row or column pairs with itself): luma (H rows of
+ * luma_stride bytes), cb and cr ((H+1)/2 rows of chroma_stride bytes). One thread. */
+FMSMI_SEPCONV_API int fmsmi_planar_to_yuv420p_u8(const float* planar, int64_t h, int64_t w, uint8_t* luma,
+                                                 int64_t luma_stride, uint8_t* cb, uint8_t* cr,
+                                                 int64_t chroma_stride, float kr, float kb, int full_range);
+
 /* The shared per-pixel header path (the exact math of the CUDA kernel) over every pixel;
  * slow, for testing. */
 FMSMI_SEPCONV_API int fmsmi_sepconv_forward_scalar_f32(
