@@ -92,28 +92,43 @@ void box(Map& map, int64_t window, std::vector<float>& prefix, Map& rows) {
     float* out = &rows.v[static_cast<size_t>(y * w)];
     for (int64_t x = 0; x < w; ++x) out[x] = (bottom[x] - top[x]) / count;
   }
-  std::vector<float> line(static_cast<size_t>(w + 1));
-  // columns whose window lies inside the row: [half, w - half); the others are clipped
+  // Columns whose window lies inside the row: [half, w - half); the others are clipped.
+  // kRows rows at a time: each row's prefix is a chain of dependent double additions, and
+  // interleaving independent rows keeps the adder busy (the same sums, in the same order).
+  constexpr int64_t kRows = 4;
+  std::vector<float> lines(static_cast<size_t>(kRows * (w + 1)));
   const int64_t inner_begin = std::min(half, w), inner_end = std::max(inner_begin, w - half);
   const float full = static_cast<float>(window);
-  for (int64_t y = 0; y < h; ++y) {
-    const float* row = &rows.v[static_cast<size_t>(y * w)];
-    double running = 0.0;
-    line[0] = 0.0f;
-    for (int64_t x = 0; x < w; ++x) {
-      running += row[x];
-      line[static_cast<size_t>(x + 1)] = static_cast<float>(running);
+  for (int64_t y0 = 0; y0 < h; y0 += kRows) {
+    const int64_t count = std::min(kRows, h - y0);
+    const float* row[kRows];
+    float* line[kRows];
+    double running[kRows];
+    for (int64_t r = 0; r < kRows; ++r) {
+      row[r] = &rows.v[static_cast<size_t>((y0 + std::min(r, count - 1)) * w)];  // a short block repeats its last row
+      line[r] = &lines[static_cast<size_t>(r * (w + 1))];
+      line[r][0] = 0.0f;
+      running[r] = 0.0;
     }
-    float* out = &map.v[static_cast<size_t>(y * w)];
-    const float* ahead = line.data() + half + 1;  // line[x + half + 1]
-    const float* behind = line.data() - half;     // line[x - half], read for x >= half only
-    auto clipped = [&](int64_t x) {
-      const int64_t begin = std::max<int64_t>(x - half, 0), end = std::min(x + half + 1, w);
-      out[x] = (line[static_cast<size_t>(end)] - line[static_cast<size_t>(begin)]) / static_cast<float>(end - begin);
-    };
-    for (int64_t x = 0; x < inner_begin; ++x) clipped(x);
-    for (int64_t x = inner_begin; x < inner_end; ++x) out[x] = (ahead[x] - behind[x]) / full;
-    for (int64_t x = inner_end; x < w; ++x) clipped(x);
+    for (int64_t x = 0; x < w; ++x) {
+      for (int64_t r = 0; r < kRows; ++r) {
+        running[r] += row[r][x];
+        line[r][x + 1] = static_cast<float>(running[r]);
+      }
+    }
+    for (int64_t r = 0; r < count; ++r) {
+      float* out = &map.v[static_cast<size_t>((y0 + r) * w)];
+      const float* sums = line[r];
+      const float* ahead = sums + half + 1;  // sums[x + half + 1]
+      const float* behind = sums - half;     // sums[x - half], read for x >= half only
+      auto clipped = [&](int64_t x) {
+        const int64_t begin = std::max<int64_t>(x - half, 0), end = std::min(x + half + 1, w);
+        out[x] = (sums[end] - sums[begin]) / static_cast<float>(end - begin);
+      };
+      for (int64_t x = 0; x < inner_begin; ++x) clipped(x);
+      for (int64_t x = inner_begin; x < inner_end; ++x) out[x] = (ahead[x] - behind[x]) / full;
+      for (int64_t x = inner_end; x < w; ++x) clipped(x);
+    }
   }
 }
 
@@ -254,15 +269,28 @@ Field best_steps(const Map& a, const Map& b, int64_t radius, int64_t window, flo
       difference(a, b, dy, dx, cost);
       box(cost, window, work.sums, work.rows);
       const float extra = penalty * sqrtf(static_cast<float>(dy * dy + dx * dx));
-      for (size_t i = 0; i < cost.v.size(); ++i) {
-        const float value = cost.v[i] + extra;
-        if (first || value < best.v[i]) {
-          best.v[i] = value;
-          steps.dy.v[i] = static_cast<float>(dy);
-          steps.dx.v[i] = static_cast<float>(dx);
+      const float step_y = static_cast<float>(dy), step_x = static_cast<float>(dx);
+      const size_t size = cost.v.size();
+      const float* costs = cost.v.data();
+      float* best_costs = best.v.data();
+      float* best_y = steps.dy.v.data();
+      float* best_x = steps.dx.v.data();
+      if (first) {
+        for (size_t i = 0; i < size; ++i) {
+          best_costs[i] = costs[i] + extra;
+          best_y[i] = step_y;
+          best_x[i] = step_x;
         }
+        first = false;
+        continue;
       }
-      first = false;
+      for (size_t i = 0; i < size; ++i) {  // selects, not branches: the loop vectorizes
+        const float value = costs[i] + extra;
+        const bool better = value < best_costs[i];
+        best_costs[i] = better ? value : best_costs[i];
+        best_y[i] = better ? step_y : best_y[i];
+        best_x[i] = better ? step_x : best_x[i];
+      }
     }
   }
   return steps;
