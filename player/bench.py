@@ -11,6 +11,12 @@ temporary clip; then, on that same clip and in the same run:
 
 both FFmpeg runs encode with the same encoder settings as fmsmi and copy the audio. The
 ratios are FFmpeg's wall time over fmsmi's (how many times faster fmsmi is).
+
+Every method runs ``repeat`` times (default 3), in interleaved rounds (mci, blend, each
+backend; then again), so that a machine whose speed drifts slows every method alike; a
+row shows the median run (its seconds and stage times) and keeps every run's seconds, and
+the ratios are of medians. One run of each is a noisy ratio on a shared machine: the
+export of a 50-frame 640x360 clip takes about a second.
 """
 
 from __future__ import annotations
@@ -76,10 +82,13 @@ class BenchConfig:
     threads: int | None = None
     encode: EncodeSettings = field(default_factory=EncodeSettings)
     ffmpeg: bool = True
+    repeat: int = 3                              # runs of each method, interleaved; rows show the median
 
     def __post_init__(self) -> None:
         if self.frames is not None and self.frames < 2:
             raise ConfigError(f"frames={self.frames}: expected >= 2")
+        if self.repeat < 1:
+            raise ConfigError(f"repeat={self.repeat}: expected >= 1")
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,7 @@ class Row:
     vs: dict[str, float] | None = None   # FFmpeg seconds / these seconds, per FFmpeg mode
     workers: int | None = None           # fmsmi: inference workers x threads each
     threads: int | None = None
+    runs: tuple[float, ...] = ()         # seconds of every run (the row is the median one)
 
     @property
     def fps(self) -> float:
@@ -178,6 +188,13 @@ def run_fmsmi(clip: VideoInfo, backend: str, config: BenchConfig, output: Path, 
     return row, warm_ms
 
 
+def median_row(runs: list[Row]) -> Row:
+    """The run with the median seconds (the lower middle one of an even count), with every
+    run's seconds in ``runs``."""
+    ordered = sorted(runs, key=lambda row: row.seconds)
+    return dataclasses.replace(ordered[(len(ordered) - 1) // 2], runs=tuple(row.seconds for row in runs))
+
+
 def warm_up(interpolator, clip: VideoInfo, config: ExportConfig) -> float:
     """One inference at the clip's size with the export's thread settings (first-call
     allocations, kernel selection), then one timed; its ms."""
@@ -222,21 +239,25 @@ def bench(config: BenchConfig) -> dict:
             clip = probe(prepare_clip(source, size, config.frames, folder))
             check_size(clip)
             label = _size(clip)
-            ffmpeg_rows = {}
-            if ffmpeg:
-                for mode in FFMPEG_MODES:
-                    row = run_ffmpeg(clip, mode, config.encode, config.factor, folder / f"ffmpeg_{mode}.mp4")
-                    ffmpeg_rows[mode] = row
-            for backend, interpolator in interpolators.items():
-                row, warm_ms.setdefault(label, {})[backend] = run_fmsmi(
-                    clip, backend, config, folder / f"fmsmi_{backend}.mp4", interpolator)
+            ffmpeg_runs: dict[str, list[Row]] = {mode: [] for mode in FFMPEG_MODES} if ffmpeg else {}
+            fmsmi_runs: dict[str, list[Row]] = {backend: [] for backend in interpolators}
+            for _ in range(config.repeat):    # interleaved rounds: a drifting machine slows every method alike
+                for mode, runs in ffmpeg_runs.items():
+                    runs.append(run_ffmpeg(clip, mode, config.encode, config.factor, folder / f"ffmpeg_{mode}.mp4"))
+                for backend, interpolator in interpolators.items():
+                    row, warm_ms.setdefault(label, {})[backend] = run_fmsmi(
+                        clip, backend, config, folder / f"fmsmi_{backend}.mp4", interpolator)
+                    fmsmi_runs[backend].append(row)
+            ffmpeg_rows = {mode: median_row(runs) for mode, runs in ffmpeg_runs.items()}
+            for runs in fmsmi_runs.values():
+                row = median_row(runs)
                 vs = {mode: other.seconds / row.seconds for mode, other in ffmpeg_rows.items()}
                 rows.append(dataclasses.replace(row, vs=vs or None))
             rows.extend(ffmpeg_rows.values())
     return {
         "input": str(config.input), "source": {"width": source.width, "height": source.height,
                                                "rate": float(source.rate), "frames": source.expected_frames},
-        "factor": config.factor, "model": config.model, "frames": config.frames,
+        "factor": config.factor, "model": config.model, "frames": config.frames, "repeat": config.repeat,
         "encode": dataclasses.asdict(config.encode),
         "environment": environment(),
         "model_load_seconds": load_seconds, "warm_inference_ms": warm_ms, "skipped": skipped,
@@ -277,6 +298,7 @@ def format_table(report: dict) -> str:
     encode = report["encode"]
     source = report["source"]
     first = f", first {report['frames']} frames" if report["frames"] else ""
+    repeat = report.get("repeat", 1)
     heading = (f"input: {report['input']} ({source['width']}x{source['height']}, {source['rate']:g} fps{first}), "
                f"x{report['factor']}, model {report['model']}; encoder {encode['codec']} crf {encode['crf']} "
                f"preset {encode['preset']}; {report['environment']['cpu_count']} CPUs, "
@@ -298,7 +320,8 @@ def format_table(report: dict) -> str:
     lines.append("")
     lines.append("stage columns: ms per input frame (decode), per output frame (convert = RGB<->tensor/YUV, "
                  "encode), per synthesised frame (infer); busy time in each pipeline thread, which overlap.")
-    lines.append("vs mci / vs blend: ffmpeg's wall time / fmsmi's (how many times faster fmsmi is).")
+    lines.append("vs mci / vs blend: ffmpeg's wall time / fmsmi's (how many times faster fmsmi is)"
+                 + (f"; each row is the median of {repeat} interleaved runs." if repeat > 1 else "."))
     for workers, per_worker in sorted(threads, key=str):
         lines.append(f"fmsmi inference: {workers} worker(s) x {per_worker or 'default'} thread(s)")
     for name, reason in report["skipped"].items():

@@ -30,14 +30,27 @@ def test_bench_rows_and_ratios(tmp_path):
     methods = [row["method"] for row in report["rows"]]
     assert methods == ["fmsmi cpu", "ffmpeg mci", "ffmpeg blend"]
     ours = report["rows"][0]
+    assert len(ours["runs"]) == 3 and ours["seconds"] == sorted(ours["runs"])[1]
     assert ours["input_frames"] == 6 and ours["output_frames"] == 12 and ours["fps"] > 0
     assert set(ours["stage_ms"]) == {"decode", "convert", "inference", "encode"}
     for mode in ("mci", "blend"):
         other = next(row for row in report["rows"] if row["method"] == f"ffmpeg {mode}")
         assert ours["vs"][mode] == pytest.approx(other["seconds"] / ours["seconds"])
     table = format_table(report)
-    assert "fmsmi cpu" in table and "vs mci" in table
+    assert "fmsmi cpu" in table and "vs mci" in table and "median of 3 interleaved runs" in table
     json.dumps(report)   # JSON-able
+
+
+def test_rows_are_the_median_run():
+    """Each method runs `repeat` times; its row is the run with the median seconds (stage
+    times from that same run) and keeps every run's seconds."""
+    from fmsmi.player.bench import Row, median_row
+    runs = [Row("8x8", "fmsmi cpu", seconds, 4, 8, stage_ms={"inference": seconds * 10}) for seconds in (3.0, 1.0, 2.0)]
+    row = median_row(runs)
+    assert row.seconds == 2.0 and row.stage_ms == {"inference": 20.0} and row.runs == (3.0, 1.0, 2.0)
+    assert median_row(runs[:2]).seconds == 1.0      # an even count: the lower middle run
+    with pytest.raises(ConfigError, match="repeat=0"):
+        BenchConfig(input=sample_clip(), repeat=0)
 
 
 def test_bench_cli_json_plot_sizes(tmp_path, capsys):

@@ -30,6 +30,8 @@ def register(subparsers) -> None:
     parser.add_argument("--codec", default="libx264", help="encoder for every method (default libx264)")
     parser.add_argument("--crf", type=int, default=18, help="encoder quality for every method (default 18)")
     parser.add_argument("--preset", default="veryfast", help="encoder preset for every method (default veryfast)")
+    parser.add_argument("--repeat", type=int, default=3, metavar="N",
+                        help="runs of each method, in interleaved rounds; the table shows medians (default 3)")
     parser.add_argument("--no-ffmpeg", action="store_true", help="skip the ffmpeg comparisons")
     parser.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the report as JSON")
     parser.add_argument("--plot", type=Path, default=None, metavar="FILE.png", help="also draw the report (matplotlib)")
@@ -52,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         input=args.input if args.input is not None else sample_clip(),
         sizes=tuple(parse_size(size) for size in args.size), backends=tuple(args.backend), model=args.model,
         factor=args.factor, frames=args.frames, workers=args.workers, threads=args.threads,
-        encode=EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset), ffmpeg=not args.no_ffmpeg)
+        encode=EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset), ffmpeg=not args.no_ffmpeg,
+        repeat=args.repeat)
     report = bench(config)
     print(format_table(report))
     if args.json is not None:
