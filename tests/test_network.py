@@ -349,3 +349,23 @@ def test_native_yuv420p_matches_swscale():
                     assert np.abs(a - b).max() <= 1, (matrix, value_range)
                 else:
                     assert abs((a - b).mean()) < 0.75 and np.abs(a - b).mean() < 1.5, (matrix, value_range, index)
+
+
+def test_cpu_runner_layout_keeps_the_function():
+    """The CPU runner puts fast's weights channels-last (faster convolutions) and lite's not
+    (the GridNet's conversions cost more): the middle frame is the NCHW network's either way,
+    an NCHW-contiguous tensor."""
+    from fmsmi.engine.backends.torch_runner import TorchRunner
+    from fmsmi.engine.interpolator import build_network
+    torch.manual_seed(3)
+    frame0 = torch.rand(1, 3, 48, 80)
+    frame1 = torch.roll(frame0, 3, dims=3)
+    for model, channels_last in (("fast", True), ("lite", False)):
+        network, _ = build_network(model)
+        with torch.inference_mode():
+            expected = network(frame0, frame1)
+        runner = TorchRunner(build_network(model)[0], "cpu")
+        weight = runner.network.stem[0][0].weight
+        assert weight.is_contiguous(memory_format=torch.channels_last) == channels_last and weight.dim() == 4
+        out = runner(frame0, frame1)
+        assert out.is_contiguous() and torch.allclose(out, expected, atol=1e-5), model
