@@ -25,6 +25,7 @@ repeated instead of blending two shots.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import queue
@@ -211,12 +212,19 @@ def export(config: ExportConfig, *, progress: bool = True, on_frame: Callable[[i
     output = config.output
     temporary = partial_path(output)
     torch_threads = torch.get_num_threads()
+    # The objects alive before the run (the loaded modules, a host program's) are moved out
+    # of the collector's sight while it runs: each frame creates small objects, and every
+    # full collection then scanned the whole heap instead of what the run made (the export
+    # of a 640x360 clip: 96.3 vs 89.7 output fps, 20.0 vs 21.3 ms of CPU per output frame,
+    # medians of 6 interleaved runs). The live player does the same.
+    gc.freeze()
     try:
         if threads is not None:
             set_inference_threads(threads)
         result = _Pipeline(config, info, interpolator, temporary, workers).run(progress, on_frame)
         os.replace(temporary, output)
     finally:
+        gc.unfreeze()
         try:
             temporary.unlink(missing_ok=True)
         except OSError as exc:   # e.g. the file system turned read-only: say where the partial file is
