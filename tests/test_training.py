@@ -254,6 +254,11 @@ def test_resume_continues_exactly(tmp_path):
     for name, tensor in a["state_dict"].items():
         torch.testing.assert_close(b["state_dict"][name], tensor, rtol=1e-5, atol=1e-7)
     assert b["meta"]["samples"] == 4 and b["meta"]["finished"] and b["meta"]["commands"] == ["test", "test"]
+    # resuming a finished run trains nothing more (it re-exports the same tensors)
+    again = Trainer(tiny_config(), tiny_session(tmp_path / "resumed"), resume=True).run()
+    assert again["reason"] == "finished" and again["samples"] == 4
+    c = load_weights(tmp_path / "resumed" / f"{DEFAULT_MODEL}.pt", config)
+    assert all(torch.equal(c["state_dict"][name], tensor) for name, tensor in b["state_dict"].items())
 
 
 def test_train_command(tmp_path, capsys):

@@ -433,6 +433,9 @@ class Trainer:
         interval_samples = 0
         try:
             for index, batch in loader:
+                if self.samples >= config.samples:   # a finished run, resumed: nothing left to train
+                    reason = "finished"
+                    break
                 loss, norm = train_step(self.network, self.optimizer, batch, config.scale_loss, session.bf16,
                                         config.clip_grad)
                 if not math.isfinite(loss):
