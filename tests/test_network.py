@@ -218,11 +218,12 @@ def test_grid_up_block_convolves_where_its_config_says(coarse):
 
 def test_without_a_gridnet_the_output_is_the_full_resolution_synthesis():
     """fast: one head at level 0 and no refinement; its output is that scale's synthesis,
-    and it is lite's full-resolution path with lite's tensors (what fast-r1 starts from)."""
+    and it is the full-resolution path of lite with fast's encoder levels, on the same
+    tensors (fast-r1 started from lite-r6's tensors so; fast-r2 from fast-r1's)."""
     fast, lite = get_config("fast"), get_config("lite")
     assert fast.refine_widths == () and [h.level for h in fast.heads] == [0] and fast.motion == lite.motion
     torch.manual_seed(0)
-    lite_network = VFIFMSMI(lite).eval()
+    lite_network = VFIFMSMI(dataclasses.replace(lite, encoder_widths=fast.encoder_widths)).eval()
     for head in lite_network.heads:
         torch.nn.init.normal_(head.out.weight, std=0.05)
     fast_network = VFIFMSMI(fast).eval()
@@ -235,7 +236,7 @@ def test_without_a_gridnet_the_output_is_the_full_resolution_synthesis():
         _, lite_scales = lite_network(frame0, frame1, return_scales=True)
     assert list(scales) == [0] and out is scales[0]
     torch.testing.assert_close(out, lite_scales[0])
-    assert fast.inference_multiple == 4 and fast.multiple == lite.multiple
+    assert fast.inference_multiple == 4 and fast.multiple == 8      # encoder down to 1/8
 
 
 def test_the_default_model_ships_trained_weights():

@@ -177,12 +177,14 @@ CONFIGS: dict[str, NetworkConfig] = {
         refine_columns=3,
     ),
     "lite": _LITE,
-    # The CPU default: lite without its coarser kernel heads and its GridNet -- the alignment,
-    # encoder, decoder and full-resolution head only, one synthesis. On lite-r6's tensors
-    # the GridNet and the three coarser scales bought 0.15 dB on DAVIS-30 for 44 % of the
-    # 640x360 forward pass; with the motion pre-alignment doing the large motion, the
-    # 1/4-level kernels (+-2 px at full resolution) carry the rest (docs/weights.md, fast-r1).
-    "fast": replace(_LITE, name="fast", heads=(HeadConfig(0, 5),), refine_widths=()),
+    # The CPU default: lite's alignment, stem, encoder levels 1/4 and 1/8, decoder and
+    # full-resolution head -- one synthesis, no coarser kernel heads, no GridNet, no encoder
+    # levels at 1/16 and 1/32. On lite-r6's tensors the GridNet and the three coarser scales
+    # bought 0.15 dB on DAVIS-30 for 44 % of the 640x360 forward pass (fast-r1); with the
+    # motion pre-alignment doing the large motion, the two deepest levels then bought 0.04 dB
+    # on DAVIS-30 and 0.15 on held-out clip triplets for 4.7 of fast-r1's 12.8 ms of features
+    # (fast-r2; docs/weights.md).
+    "fast": replace(_LITE, name="fast", encoder_widths=(16, 32), heads=(HeadConfig(0, 5),), refine_widths=()),
 }
 
 
