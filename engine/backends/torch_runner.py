@@ -12,7 +12,9 @@ def prefers_channels_last(network: VFIFMSMI, device: torch.device) -> bool:
     convolution runs and returns channels-last (oneDNN's native layout, no reorder around
     each layer) while the frames stay NCHW. For a config without a GridNet the only layout
     change left is the kernel head's output, which the fused synthesis reads contiguous:
-    fast's forward at 640x360 took 22.4-22.9 vs 23.6-24.0 ms (3 rounds, one thread). Through
+    fast's forward at 640x360 took 22.4-22.9 vs 23.6-24.0 ms with fast-r1's four encoder
+    levels (3 rounds, one thread), and 21.2 vs 21.7 ms (medians of 8 rounds) with fast-r2's
+    two, where fewer convolutions are left to gain. Through
     the GridNet's resampling and additions the conversions cost more than they save (lite:
     41.2-43.6 vs 39.9-40.7 ms), so lite and base stay NCHW."""
     return device.type == "cpu" and network.refine is None

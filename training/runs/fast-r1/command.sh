@@ -4,6 +4,9 @@
 # coarser scales, no GridNet), so the layers learn to do without the refinement. Same data,
 # gaps, hold-out and validation set as the lite runs. Run from the repository root with
 # fmsmi installed; running it again resumes from checkpoint.pt.
+# `fast` had encoder levels 1/4 to 1/32 then (encoder_widths 16, 32, 48, 64): this command
+# reproduces fast-r1 from a checkout of d021ed7 or earlier; fast-r2 (training/runs/fast-r2)
+# dropped the two deepest levels and is today's `fast`.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 exec fmsmi train --model fast --out training/runs/fast-r1 --resume --no-progress \

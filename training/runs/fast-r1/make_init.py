@@ -7,6 +7,10 @@
 its stem, encoder, decoder and full-resolution head have lite's names and shapes, so they are
 copied unchanged; its output is then exactly lite-r6's full-resolution synthesis (DAVIS-30
 25.63 dB before any training, against lite-r6's 25.78 with the GridNet).
+
+``fast`` had lite's four encoder levels then; with today's ``fast`` (fast-r2: two levels) this
+script writes fast-r2's structure, so run it from a checkout of d021ed7 or earlier to
+reproduce the committed init file.
 """
 
 from __future__ import annotations
