@@ -215,8 +215,9 @@ def export(config: ExportConfig, *, progress: bool = True, on_frame: Callable[[i
     # The objects alive before the run (the loaded modules, a host program's) are moved out
     # of the collector's sight while it runs: each frame creates small objects, and every
     # full collection then scanned the whole heap instead of what the run made (the export
-    # of a 640x360 clip: 96.3 vs 89.7 output fps, 20.0 vs 21.3 ms of CPU per output frame,
-    # medians of 6 interleaved runs). The live player does the same.
+    # of a 640x360 clip, medians of two sets of 6 interleaved runs: 96.3 vs 89.7 and 95.0 vs
+    # 86.1 output fps, 20.0 vs 21.3 and 20.6 vs 22.4 ms of CPU per output frame). The live
+    # player does the same.
     gc.freeze()
     try:
         if threads is not None:

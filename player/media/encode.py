@@ -217,11 +217,8 @@ class VideoEncoder:
         pixels untouched: an original frame of the source reaches the encoder without an
         RGB round trip (bit-exact with a lossless encoder). Its picture type is cleared so
         the encoder places keyframes itself."""
-        frame.pts = pts
-        frame.time_base = self.time_base
-        frame.duration = duration if duration is not None else 0
         frame.pict_type = av.video.frame.PictureType.NONE
-        return frame
+        return self.stamp(frame, pts, duration if duration is not None else 0)
 
     def write_frame(self, frame: av.VideoFrame) -> None:
         """Encode one converted frame (from ``encode_frame``) and mux what comes out."""
