@@ -12,11 +12,22 @@
 
 namespace {
 
-inline uint8_t to_u8(float x) {
-  const float scaled = x * 255.0f + 0.5f;
-  // clamp as torch.clamp_(0, 255) (NaN stays NaN and is sent to 0), then truncate
-  return static_cast<uint8_t>(scaled >= 255.0f ? 255.0f : (scaled > 0.0f ? scaled : 0.0f));
+// clamp to [low, high] as minss/maxss compute it (branch-free, so the loops vectorize); NaN
+// gives low
+__attribute__((always_inline)) inline float clamp(float x, float low, float high) {
+  const float above = low < x ? x : low;
+  return above < high ? above : high;
 }
+
+__attribute__((always_inline)) inline float unit(float x) { return clamp(x, 0.0f, 1.0f); }
+
+// a code value: round half up, clamp to [0, 255] (as torch.clamp_(0, 255) after + 0.5, with
+// NaN sent to 0), truncate
+__attribute__((always_inline)) inline uint8_t code(float x) {
+  return static_cast<uint8_t>(static_cast<int32_t>(clamp(x + 0.5f, 0.0f, 255.0f)));
+}
+
+inline uint8_t to_u8(float x) { return code(x * 255.0f); }
 
 // The packing loop; Channels / Packed > 0 fix c / k at compile time (RGB and RGBA, 2.5x
 // faster than the runtime loop at 640x360), 0 takes them from the arguments.
@@ -56,18 +67,6 @@ struct YuvCoefficients {
   float y_scale, y_offset, c_scale;   // code values: Y' = y_offset + y_scale * Y, C' = 128 + c_scale * C
   float cb, cr;                       // 1 / (2 (1 - kb)), 1 / (2 (1 - kr))
 };
-
-// clamp to [low, high] as minss/maxss compute it (branch-free, so the loops vectorize)
-__attribute__((always_inline)) inline float clamp(float x, float low, float high) {
-  const float above = low < x ? x : low;
-  return above < high ? above : high;
-}
-
-__attribute__((always_inline)) inline float unit(float x) { return clamp(x, 0.0f, 1.0f); }
-
-__attribute__((always_inline)) inline uint8_t code(float x) {  // round half up, clamp to [0, 255]
-  return static_cast<uint8_t>(static_cast<int32_t>(clamp(x + 0.5f, 0.0f, 255.0f)));
-}
 
 // Rows y and y + 1 of the luma plane (y + 1 when it exists) and row y / 2 of the chroma
 // planes, in loops the compiler vectorizes (one clamp per loop: with several, GCC leaves the
