@@ -458,13 +458,16 @@ def _frame_writer(encoder: VideoEncoder, deep: bool) -> Callable[[torch.Tensor, 
     """How a synthesized frame (1,3,H,W) becomes an encoder frame: straight into the 4:2:0
     planes of an 8-bit output with the native writer (one pass, pixels.yuv420p_u8), else
     through RGB bytes and the encoder's swscale conversion."""
+    def through_rgb(tensor: torch.Tensor, pts: int, duration: int):
+        return encoder.encode_frame(_to_image(tensor, deep), pts, duration)
+
     weights = encoder.yuv420p_weights()
     if deep or weights is None or pixels.yuv_unavailable_reason() is not None:
-        return lambda tensor, pts, duration: encoder.encode_frame(_to_image(tensor, deep), pts, duration)
+        return through_rgb
 
     def write_planes(tensor: torch.Tensor, pts: int, duration: int):
         if tensor.device.type != "cpu" or tensor.dtype != torch.float32:
-            return encoder.encode_frame(_to_image(tensor, deep), pts, duration)
+            return through_rgb(tensor, pts, duration)
         frame, planes = encoder.blank_frame()
         pixels.yuv420p_u8(tensor[0], *planes, *weights)
         return encoder.stamp(frame, pts, duration)

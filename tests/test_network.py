@@ -332,6 +332,9 @@ def test_native_yuv420p_matches_swscale():
     from fmsmi.player.media.probe import LUMA_WEIGHTS
     if pixels.yuv_unavailable_reason() is not None:
         pytest.skip(f"native YUV writer: {pixels.yuv_unavailable_reason()}")
+    def plane_views(frame: av.VideoFrame) -> list[np.ndarray]:   # each plane's rows without padding
+        return [np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:p.height, :p.width] for p in frame.planes]
+
     # a smooth image with edges, like video
     y, x = torch.meshgrid(torch.linspace(0, 1, 64), torch.linspace(0, 1, 96), indexing="ij")
     frame = torch.stack([x, y, (x * 7).sin().abs() * (y > 0.5)]).contiguous()
@@ -341,11 +344,10 @@ def test_native_yuv420p_matches_swscale():
             reference = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(
                 format="yuv420p", src_color_range="JPEG", dst_colorspace=matrix, dst_color_range=value_range)
             ours = av.VideoFrame(96, 64, "yuv420p")
-            views = [np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:p.height, :p.width] for p in ours.planes]
+            views = plane_views(ours)
             pixels.yuv420p_u8(frame, *views, kr, kb, value_range == "JPEG")
-            for index, (a, b) in enumerate(zip(ours.planes, reference.planes)):
-                a = np.frombuffer(a, np.uint8).reshape(-1, a.line_size)[:a.height, :a.width].astype(int)
-                b = np.frombuffer(b, np.uint8).reshape(-1, b.line_size)[:b.height, :b.width].astype(int)
+            for index, (a, b) in enumerate(zip(views, plane_views(reference))):
+                a, b = a.astype(int), b.astype(int)
                 if index == 0:
                     assert np.abs(a - b).max() <= 1, (matrix, value_range)
                 else:

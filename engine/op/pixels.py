@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import ctypes
 
-import torch
-
-_ptr = ctypes.c_void_p
-_i64 = ctypes.c_int64
 import numpy as np
+import torch
 
 from fmsmi.errors import ConfigError
 
+_ptr = ctypes.c_void_p
+_i64 = ctypes.c_int64
 _SYMBOL = "fmsmi_planar_to_packed_u8"
 _YUV_SYMBOL = "fmsmi_planar_to_yuv420p_u8"
 
